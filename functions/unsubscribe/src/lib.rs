@@ -1,0 +1,235 @@
+//! Unsubscribe function: verifies the signed token from an email link, shows a page on GET,
+//! unsubscribes on the RFC 8058 one-click POST or the page's POST, and offers opt-back-in.
+//!
+//! GET never changes state, because mail scanners fetch links. For a person, the page submits
+//! the unsubscribe by itself when the browser runs scripts and shows one button otherwise.
+
+mod body;
+
+use askama::Template;
+use common::clock;
+use common::events::DomainEvent;
+use common::storage::{Counter, Scope, StopReason, StorageError, SuppressionReason};
+use common::telemetry::cause_chain;
+use common::tokens::UnsubscribeToken;
+use common::Context;
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+/// Largest POST body read, in bytes; a one-click body is 26 bytes.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnsubscribeError {
+    /// The route does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Only GET and POST are served.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The token is missing, tampered with or truncated.
+    #[error("invalid unsubscribe link")]
+    InvalidToken,
+    /// The POST body is neither a one-click body nor a page action.
+    #[error("{0}")]
+    BadRequest(&'static str),
+    /// DynamoDB failed; the mail client or the person should retry.
+    #[error("storage failed")]
+    Storage(#[from] StorageError),
+}
+
+impl UnsubscribeError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidToken | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "page.html")]
+struct Page<'a> {
+    nonce: &'a str,
+    title: &'a str,
+    message: &'a str,
+    form: Option<PageForm<'a>>,
+}
+
+struct PageForm<'a> {
+    action: &'a str,
+    value: &'a str,
+    label: &'a str,
+    secondary: bool,
+    auto_submit: bool,
+}
+
+/// Handles one request and always returns a response.
+pub async fn handle(context: &Context, request: Request) -> Response<Body> {
+    match route(context, &request).await {
+        Ok(response) => response,
+        Err(error) => {
+            let status = error.status();
+            if status.is_server_error() {
+                tracing::error!(error.message = %error, error.cause_chain = %cause_chain(&error), "unsubscribe failed");
+            } else {
+                tracing::warn!(status = status.as_u16(), reason = %error, "unsubscribe request rejected");
+            }
+            let message = match &error {
+                UnsubscribeError::InvalidToken => "This unsubscribe link is invalid or incomplete. Please use the full link from the email.",
+                UnsubscribeError::Storage(_) => "Something went wrong on our side and nothing was changed. Please try again in a minute.",
+                _ => "This request could not be handled.",
+            };
+            page(status, "Unsubscribe", message, None)
+        }
+    }
+}
+
+async fn route(context: &Context, request: &Request) -> Result<Response<Body>, UnsubscribeError> {
+    if request.uri().path().trim_end_matches('/') != "/unsubscribe" {
+        return Err(UnsubscribeError::NotFound);
+    }
+    let raw_token = query_value(request, "token").unwrap_or_default();
+    let token = context
+        .config
+        .token_keys
+        .verify(&raw_token)
+        .map_err(|_| UnsubscribeError::InvalidToken)?;
+    let action_url = format!("/unsubscribe?token={raw_token}");
+
+    match *request.method() {
+        Method::GET | Method::HEAD => Ok(page(
+            StatusCode::OK,
+            "Unsubscribe from cart reminders",
+            "Confirm that you want no more reminder emails about carts you left at this store.",
+            Some(PageForm {
+                action: &action_url,
+                value: "unsubscribe",
+                label: "Unsubscribe",
+                secondary: false,
+                auto_submit: true,
+            }),
+        )),
+        Method::POST => post(context, request, &token, &action_url).await,
+        _ => Err(UnsubscribeError::MethodNotAllowed),
+    }
+}
+
+async fn post(
+    context: &Context,
+    request: &Request,
+    token: &UnsubscribeToken,
+    action_url: &str,
+) -> Result<Response<Body>, UnsubscribeError> {
+    let raw: &[u8] = request.body().as_ref();
+    if raw.len() > MAX_BODY_BYTES {
+        return Err(UnsubscribeError::BadRequest("body is too large"));
+    }
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+
+    match body::parse(content_type, raw) {
+        body::Action::OneClick => {
+            unsubscribe(context, token).await?;
+            Ok(text(StatusCode::OK, "You are unsubscribed from this store's cart reminders.\n"))
+        }
+        body::Action::Unsubscribe => {
+            unsubscribe(context, token).await?;
+            Ok(page(
+                StatusCode::OK,
+                "You are unsubscribed",
+                "You will get no more reminder emails about carts at this store. Changed your mind?",
+                Some(PageForm {
+                    action: action_url,
+                    value: "resubscribe",
+                    label: "Send me cart reminders again",
+                    secondary: true,
+                    auto_submit: false,
+                }),
+            ))
+        }
+        body::Action::Resubscribe => {
+            let lifted = context.storage.lift_unsubscribe(&token.store_id, &token.customer).await?;
+            tracing::info!(store_id = %token.store_id, customer_key = %token.customer, lifted, "opt-back-in");
+            Ok(page(
+                StatusCode::OK,
+                "You are subscribed again",
+                "You may get reminder emails about carts you leave at this store.",
+                None,
+            ))
+        }
+        body::Action::Unknown => Err(UnsubscribeError::BadRequest("body must be List-Unsubscribe=One-Click or a page action")),
+    }
+}
+
+/// Stores the unsubscribe before answering, then stops every pending email of the shopper at
+/// this store. Repeating it changes nothing.
+#[tracing::instrument(skip_all, fields(store_id = %token.store_id, customer_key = %token.customer))]
+async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), UnsubscribeError> {
+    let now = clock::now();
+    let storage = &context.storage;
+    let added = storage
+        .suppress(&Scope::Store(token.store_id.clone()), &token.customer, SuppressionReason::Unsubscribed, now)
+        .await?;
+    let stopped = storage.stop_carts(&token.store_id, &token.customer, StopReason::Suppressed, now).await?;
+    tracing::info!(added, stopped = stopped.len(), "shopper unsubscribed");
+
+    if added {
+        storage.add_counters(&token.store_id, now, &[(Counter::Unsubscribed, 1)]).await?;
+        context
+            .events
+            .publish(vec![DomainEvent::unsubscribed(&token.store_id, &token.customer, now)])
+            .await;
+    }
+    Ok(())
+}
+
+fn query_value(request: &Request, name: &str) -> Option<String> {
+    let query = request.uri().query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+fn page(status: StatusCode, title: &str, message: &str, form: Option<PageForm<'_>>) -> Response<Body> {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let html = Page {
+        nonce: &nonce,
+        title,
+        message,
+        form,
+    }
+    .render()
+    .unwrap_or_else(|_| String::from("<!DOCTYPE html><title>Unsubscribe</title><p>Unavailable.</p>"));
+    let policy = format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; form-action 'self'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
+    secured(Response::builder().status(status))
+        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(http::header::CONTENT_SECURITY_POLICY, policy)
+        .body(Body::from(html))
+        .expect("static response parts are valid")
+}
+
+fn text(status: StatusCode, message: &'static str) -> Response<Body> {
+    secured(Response::builder().status(status))
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(http::header::CONTENT_SECURITY_POLICY, "default-src 'none'")
+        .body(Body::from(message))
+        .expect("static response parts are valid")
+}
+
+fn secured(builder: http::response::Builder) -> http::response::Builder {
+    builder
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .header(http::header::REFERRER_POLICY, "no-referrer")
+        .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(http::header::X_FRAME_OPTIONS, "DENY")
+}

@@ -1,0 +1,208 @@
+//! Configuration read from environment variables, which template.yaml sets for every function.
+
+use secrecy::SecretString;
+
+use crate::domain::Sequence;
+use crate::hashing::Pepper;
+use crate::tokens::TokenKeys;
+
+/// A missing or invalid setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    /// A variable is set to a value that cannot be used.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// DynamoDB table names.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    /// Stores and their settings.
+    pub stores: String,
+    /// Everything about one shopper in one store, under one partition key.
+    pub shoppers: String,
+    /// The do-not-email list, by scope and customer key.
+    pub suppression: String,
+    /// Webhook and SES event ids seen recently, for dedupe.
+    pub idempotency: String,
+    /// Per-store daily counters.
+    pub stats: String,
+}
+
+/// Settings of every function.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Table names.
+    pub tables: Tables,
+    /// Custom EventBridge bus for domain events.
+    pub event_bus: String,
+    /// SES configuration set named on every send.
+    pub configuration_set: String,
+    /// Base URL of the unsubscribe function, such as `https://carts.example.com`.
+    pub public_base_url: String,
+    /// Pepper for customer keys.
+    pub pepper: Pepper,
+    /// Unsubscribe token keys.
+    pub token_keys: TokenKeys,
+    /// Sequence used by stores that set none.
+    pub default_sequence: Sequence,
+    /// Maximum SES sends per second; `None` reads the account's quota.
+    pub max_send_rate: Option<f64>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can supply variables without touching
+    /// the process environment.
+    // NOTE: the pepper and token keys come from plain variables; a deployment sets them from
+    // Secrets Manager dynamic references, so they are resolved when the stack deploys.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+
+        let tables = Tables {
+            stores: required("STORES_TABLE")?,
+            shoppers: required("SHOPPERS_TABLE")?,
+            suppression: required("SUPPRESSION_TABLE")?,
+            idempotency: required("IDEMPOTENCY_TABLE")?,
+            stats: required("STATS_TABLE")?,
+        };
+
+        let pepper = Pepper::new(required("HASH_PEPPER")?.into_bytes())?;
+        let token_keys = TokenKeys::parse(&required("TOKEN_KEYS")?)?;
+
+        let default_sequence = match lookup("SEQUENCE_DELAYS_SECONDS") {
+            Some(spec) if !spec.trim().is_empty() => parse_sequence(&spec)?,
+            _ => Sequence::default(),
+        };
+
+        let max_send_rate = match lookup("SES_MAX_SEND_RATE") {
+            Some(rate) if !rate.trim().is_empty() => {
+                let parsed: f64 = rate.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name: "SES_MAX_SEND_RATE",
+                    reason: "must be a number of emails per second".into(),
+                })?;
+                if !(parsed > 0.0 && parsed.is_finite()) {
+                    return Err(ConfigError::Invalid {
+                        name: "SES_MAX_SEND_RATE",
+                        reason: "must be greater than zero".into(),
+                    });
+                }
+                Some(parsed)
+            }
+            _ => None,
+        };
+
+        let public_base_url = required("PUBLIC_BASE_URL")?
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_BASE_URL",
+                reason: "must start with https:// (or http:// for the local stack)".into(),
+            });
+        }
+
+        Ok(Self {
+            tables,
+            event_bus: required("EVENT_BUS_NAME")?,
+            configuration_set: required("SES_CONFIGURATION_SET")?,
+            public_base_url,
+            pepper,
+            token_keys,
+            default_sequence,
+            max_send_rate,
+        })
+    }
+}
+
+/// Parses comma-separated delays in seconds, such as `3600,86400,259200`.
+pub fn parse_sequence(spec: &str) -> Result<Sequence, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "SEQUENCE_DELAYS_SECONDS",
+        reason,
+    };
+    let delays = spec
+        .split(',')
+        .map(|part| part.trim().parse::<i64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| invalid("must be comma-separated whole seconds".into()))?;
+    Sequence::new(delays).map_err(|e| invalid(e.to_string()))
+}
+
+/// Wraps a secret read from configuration.
+pub fn secret(value: String) -> SecretString {
+    SecretString::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, String> {
+        let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [3u8; 32]);
+        HashMap::from([
+            ("STORES_TABLE", "stores".to_string()),
+            ("SHOPPERS_TABLE", "shoppers".to_string()),
+            ("SUPPRESSION_TABLE", "suppression".to_string()),
+            ("IDEMPOTENCY_TABLE", "idempotency".to_string()),
+            ("STATS_TABLE", "stats".to_string()),
+            ("EVENT_BUS_NAME", "bus".to_string()),
+            ("SES_CONFIGURATION_SET", "set".to_string()),
+            ("PUBLIC_BASE_URL", "https://carts.example.com/".to_string()),
+            ("HASH_PEPPER", "0123456789abcdef0123".to_string()),
+            ("TOKEN_KEYS", format!("k1={key}")),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn reads_complete_environment() {
+        let config = load(&base()).unwrap();
+        assert_eq!(config.public_base_url, "https://carts.example.com");
+        assert_eq!(config.default_sequence, Sequence::default());
+        assert_eq!(config.max_send_rate, None);
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let mut vars = base();
+        vars.remove("SHOPPERS_TABLE");
+        let error = load(&vars).unwrap_err().to_string();
+        assert!(error.contains("SHOPPERS_TABLE"), "{error}");
+    }
+
+    #[test]
+    fn rejects_bad_sequence_and_rate() {
+        let mut vars = base();
+        vars.insert("SEQUENCE_DELAYS_SECONDS", "60,30".into());
+        assert!(load(&vars).is_err());
+
+        let mut vars = base();
+        vars.insert("SES_MAX_SEND_RATE", "-1".into());
+        assert!(load(&vars).is_err());
+
+        let mut vars = base();
+        vars.insert("SEQUENCE_DELAYS_SECONDS", "60, 120".into());
+        assert_eq!(load(&vars).unwrap().default_sequence.delays(), &[60, 120]);
+    }
+}

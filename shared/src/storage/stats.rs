@@ -1,0 +1,114 @@
+//! Per-store daily counters, updated with atomic ADD.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::attributes::{n, s};
+use super::{Storage, StorageError};
+use crate::clock::{utc_day, UnixSeconds};
+use crate::domain::StoreId;
+
+/// A daily counter of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// Carts tracked.
+    Carts,
+    /// Recovery emails sent.
+    Sent,
+    /// Shoppers who unsubscribed.
+    Unsubscribed,
+    /// Hard bounces.
+    Bounced,
+    /// Spam complaints.
+    Complained,
+    /// Carts ordered after a recovery email.
+    Recovered,
+}
+
+impl Counter {
+    /// Returns the attribute name of the counter.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Self::Carts => "carts",
+            Self::Sent => "sent",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+            Self::Recovered => "recovered",
+        }
+    }
+}
+
+impl Storage {
+    /// Adds to counters of a store for the UTC day of `at`, in one request.
+    pub async fn add_counters(
+        &self,
+        store: &StoreId,
+        at: UnixSeconds,
+        counters: &[(Counter, i64)],
+    ) -> Result<(), StorageError> {
+        if counters.is_empty() {
+            return Ok(());
+        }
+
+        let mut expression = String::from("ADD ");
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.stats)
+            .key("store_id", s(store.as_str()))
+            .key("day", s(utc_day(at)));
+        for (index, (counter, amount)) in counters.iter().enumerate() {
+            if index > 0 {
+                expression.push_str(", ");
+            }
+            expression.push_str(&format!("#c{index} :v{index}"));
+            request = request
+                .expression_attribute_names(format!("#c{index}"), counter.attribute())
+                .expression_attribute_values(format!(":v{index}"), n(amount));
+        }
+
+        request
+            .update_expression(expression)
+            .send()
+            .await
+            .map_err(|e| StorageError::request("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Reads one day's counters of a store; missing counters are zero.
+    pub async fn counters(
+        &self,
+        store: &StoreId,
+        day: &str,
+    ) -> Result<Vec<(Counter, i64)>, StorageError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.stats)
+            .key("store_id", s(store.as_str()))
+            .key("day", s(day))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StorageError::request("GetItem", e))?;
+        let item = output.item.unwrap_or_default();
+        let all = [
+            Counter::Carts,
+            Counter::Sent,
+            Counter::Unsubscribed,
+            Counter::Bounced,
+            Counter::Complained,
+            Counter::Recovered,
+        ];
+        Ok(all
+            .into_iter()
+            .map(|counter| {
+                let value = match item.get(counter.attribute()) {
+                    Some(AttributeValue::N(number)) => number.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                (counter, value)
+            })
+            .collect())
+    }
+}
