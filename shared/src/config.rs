@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use crate::domain::Sequence;
+use crate::domain::{Sequence, FREQUENCY_CAP_SECONDS};
 use crate::hashing::Pepper;
 use crate::tokens::TokenKeys;
 
@@ -56,6 +56,8 @@ pub struct Config {
     pub default_sequence: Sequence,
     /// Maximum SES sends per second; `None` reads the account's quota.
     pub max_send_rate: Option<f64>,
+    /// At most one recovery email per shopper per store in this many seconds.
+    pub frequency_cap_seconds: i64,
 }
 
 impl Config {
@@ -108,6 +110,19 @@ impl Config {
             _ => None,
         };
 
+        let frequency_cap_seconds = match lookup("FREQUENCY_CAP_SECONDS") {
+            Some(cap) if !cap.trim().is_empty() => cap
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|seconds| *seconds >= 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "FREQUENCY_CAP_SECONDS",
+                    reason: "must be whole seconds, zero or more".into(),
+                })?,
+            _ => FREQUENCY_CAP_SECONDS,
+        };
+
         let public_base_url = required("PUBLIC_BASE_URL")?
             .trim_end_matches('/')
             .to_owned();
@@ -127,6 +142,7 @@ impl Config {
             token_keys,
             default_sequence,
             max_send_rate,
+            frequency_cap_seconds,
         })
     }
 }

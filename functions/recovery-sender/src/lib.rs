@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::clock::{self, UnixSeconds};
-use common::domain::{Store, StoreId, FREQUENCY_CAP_SECONDS};
+use common::domain::{Store, StoreId};
 use common::email::{self, EmailContent, MessageTags, OutgoingEmail, SendError};
 use common::events::DomainEvent;
 use common::storage::{ClaimOutcome, Counter, DueCart, StopReason, StorageError, DUE_SHARDS};
@@ -206,7 +206,7 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
         return Ok(());
     }
 
-    match storage.claim_send(cart, &state.run_id, state.now, FREQUENCY_CAP_SECONDS).await? {
+    match storage.claim_send(cart, &state.run_id, state.now, state.context.config.frequency_cap_seconds).await? {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Lost => {
             state.count(|s| s.lost += 1);
