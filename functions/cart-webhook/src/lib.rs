@@ -89,8 +89,18 @@ async fn route(context: &Context, request: &Request) -> Result<&'static str, Web
 }
 
 #[tracing::instrument(skip_all, fields(store_id, topic, event_id, customer_key))]
-async fn shopify_webhook(context: &Context, request: &Request, body: &[u8]) -> Result<&'static str, WebhookError> {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+async fn shopify_webhook(
+    context: &Context,
+    request: &Request,
+    body: &[u8],
+) -> Result<&'static str, WebhookError> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
 
     let signature = header("x-shopify-hmac-sha256").ok_or(WebhookError::Unauthorized)?;
     let domain = header("x-shopify-shop-domain").ok_or(WebhookError::Unauthorized)?;
@@ -101,11 +111,16 @@ async fn shopify_webhook(context: &Context, request: &Request, body: &[u8]) -> R
         .filter(|store| store.platform == Platform::Shopify)
         .ok_or(WebhookError::Unauthorized)?;
     tracing::Span::current().record("store_id", store.id.as_str());
-    if !shopify::signature_is_valid(store.webhook_secret.expose_secret().as_bytes(), body, signature) {
+    if !shopify::signature_is_valid(
+        store.webhook_secret.expose_secret().as_bytes(),
+        body,
+        signature,
+    ) {
         return Err(WebhookError::Unauthorized);
     }
 
-    let topic = header("x-shopify-topic").ok_or_else(|| WebhookError::BadRequest("X-Shopify-Topic header is missing".into()))?;
+    let topic = header("x-shopify-topic")
+        .ok_or_else(|| WebhookError::BadRequest("X-Shopify-Topic header is missing".into()))?;
     let event_id = header("x-shopify-event-id").or(header("x-shopify-webhook-id"));
     tracing::Span::current().record("topic", topic);
     if let Some(id) = event_id {
@@ -114,7 +129,9 @@ async fn shopify_webhook(context: &Context, request: &Request, body: &[u8]) -> R
 
     let now = clock::now();
     let outcome = match topic {
-        "checkouts/create" | "checkouts/update" => checkout(context, &store, body, event_id, now).await?,
+        "checkouts/create" | "checkouts/update" => {
+            checkout(context, &store, body, event_id, now).await?
+        }
         "orders/create" => order(context, &store, body, now).await?,
         // NOTE: the compliance topics are acknowledged but the data report and erasure are not
         // built yet; Shopify requires a 200 from them.
@@ -157,10 +174,18 @@ async fn checkout(
 
     Ok(match outcome {
         UpsertOutcome::Scheduled { created: true, .. } => {
-            context.storage.add_counters(&store.id, now, &[(Counter::Carts, 1)]).await?;
+            context
+                .storage
+                .add_counters(&store.id, now, &[(Counter::Carts, 1)])
+                .await?;
             context
                 .events
-                .publish(vec![DomainEvent::cart_abandoned(&store.id, &customer, cart.id.as_str(), now)])
+                .publish(vec![DomainEvent::cart_abandoned(
+                    &store.id,
+                    &customer,
+                    cart.id.as_str(),
+                    now,
+                )])
                 .await;
             "scheduled"
         }
@@ -174,21 +199,33 @@ async fn checkout(
     })
 }
 
-async fn order(context: &Context, store: &Store, body: &[u8], now: UnixSeconds) -> Result<&'static str, WebhookError> {
+async fn order(
+    context: &Context,
+    store: &Store,
+    body: &[u8],
+    now: UnixSeconds,
+) -> Result<&'static str, WebhookError> {
     // NOTE: an order without an email address is not matched to carts by checkout token yet.
     let Some(email) = shopify::parse_order(body).map_err(|e| WebhookError::BadRequest(e.0))? else {
         return Ok("ignored: no email");
     };
     let customer = context.config.pepper.customer_key(&email);
 
-    let stopped = context.storage.stop_carts(&store.id, &customer, StopReason::Ordered, now).await?;
+    let stopped = context
+        .storage
+        .stop_carts(&store.id, &customer, StopReason::Ordered, now)
+        .await?;
     let recovered: Vec<_> = stopped.iter().filter(|cart| cart.emails_sent > 0).collect();
     tracing::info!(customer_key = %customer, stopped = stopped.len(), recovered = recovered.len(), "order stopped recovery");
 
     if !recovered.is_empty() {
         context
             .storage
-            .add_counters(&store.id, now, &[(Counter::Recovered, recovered.len() as i64)])
+            .add_counters(
+                &store.id,
+                now,
+                &[(Counter::Recovered, recovered.len() as i64)],
+            )
             .await?;
         let events = recovered
             .iter()
@@ -196,7 +233,11 @@ async fn order(context: &Context, store: &Store, body: &[u8], now: UnixSeconds) 
             .collect();
         context.events.publish(events).await;
     }
-    Ok(if stopped.is_empty() { "no pending carts" } else { "stopped" })
+    Ok(if stopped.is_empty() {
+        "no pending carts"
+    } else {
+        "stopped"
+    })
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {

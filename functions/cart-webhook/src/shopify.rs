@@ -92,16 +92,25 @@ pub struct InvalidPayload(pub String);
 
 /// Parses a checkouts/create or checkouts/update body.
 pub fn parse_checkout(body: &[u8]) -> Result<CheckoutInput, InvalidPayload> {
-    let checkout: ShopifyCheckout =
-        serde_json::from_slice(body).map_err(|e| InvalidPayload(format!("body is not a checkout JSON object: {}", e.classify_name())))?;
+    let checkout: ShopifyCheckout = serde_json::from_slice(body).map_err(|e| {
+        InvalidPayload(format!(
+            "body is not a checkout JSON object: {}",
+            e.classify_name()
+        ))
+    })?;
 
-    if checkout.completed_at.as_deref().is_some_and(|c| !c.is_empty()) {
+    if checkout
+        .completed_at
+        .as_deref()
+        .is_some_and(|c| !c.is_empty())
+    {
         return Ok(CheckoutInput::Completed);
     }
     let Some(raw_email) = checkout.email.as_deref().filter(|e| !e.trim().is_empty()) else {
         return Ok(CheckoutInput::NoEmail);
     };
-    let email = EmailAddress::parse(raw_email).map_err(|e| InvalidPayload(format!("email: {e}")))?;
+    let email =
+        EmailAddress::parse(raw_email).map_err(|e| InvalidPayload(format!("email: {e}")))?;
 
     let token = checkout
         .token
@@ -139,7 +148,11 @@ pub fn parse_checkout(body: &[u8]) -> Result<CheckoutInput, InvalidPayload> {
         currency,
         total_price: decimal(checkout.total_price.as_ref()).unwrap_or_else(|| "0.00".into()),
         recovery_url: checkout.abandoned_checkout_url.and_then(web_url),
-        locale: checkout.customer_locale.filter(|l| l.len() <= 35 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')),
+        locale: checkout.customer_locale.filter(|l| {
+            l.len() <= 35
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }),
         updated_at,
     }))
 }
@@ -152,9 +165,13 @@ fn line_item(item: ShopifyLineItem) -> Result<LineItem, InvalidPayload> {
         .ok_or_else(|| InvalidPayload("line item has no title".into()))?;
     Ok(LineItem {
         title,
-        variant_title: item.variant_title.filter(|v| !v.is_empty()).map(|v| truncate(&v)),
+        variant_title: item
+            .variant_title
+            .filter(|v| !v.is_empty())
+            .map(|v| truncate(&v)),
         quantity: item.quantity.unwrap_or(1),
-        price: decimal(item.price.as_ref()).ok_or_else(|| InvalidPayload("line item price is not a decimal".into()))?,
+        price: decimal(item.price.as_ref())
+            .ok_or_else(|| InvalidPayload("line item price is not a decimal".into()))?,
         image_url: item.image_url.and_then(web_url),
         product_url: item.product_url.and_then(web_url),
     })
@@ -170,7 +187,10 @@ fn decimal(value: Option<&serde_json::Value>) -> Option<String> {
     let valid = !text.is_empty()
         && text.len() <= 24
         && text.bytes().filter(|b| *b == b'.').count() <= 1
-        && text.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        && text
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.');
     valid.then_some(text)
 }
 
@@ -179,7 +199,8 @@ fn truncate(text: &str) -> String {
 }
 
 fn web_url(url: String) -> Option<String> {
-    let ok = url.len() <= MAX_URL_BYTES && (url.starts_with("https://") || url.starts_with("http://"));
+    let ok =
+        url.len() <= MAX_URL_BYTES && (url.starts_with("https://") || url.starts_with("http://"));
     ok.then_some(url)
 }
 
@@ -193,9 +214,17 @@ struct ShopifyOrder {
 
 /// Parses an orders/create body into the buyer's address, or `None` when it has none.
 pub fn parse_order(body: &[u8]) -> Result<Option<EmailAddress>, InvalidPayload> {
-    let order: ShopifyOrder =
-        serde_json::from_slice(body).map_err(|e| InvalidPayload(format!("body is not an order JSON object: {}", e.classify_name())))?;
-    let Some(raw) = order.email.or(order.contact_email).filter(|e| !e.trim().is_empty()) else {
+    let order: ShopifyOrder = serde_json::from_slice(body).map_err(|e| {
+        InvalidPayload(format!(
+            "body is not an order JSON object: {}",
+            e.classify_name()
+        ))
+    })?;
+    let Some(raw) = order
+        .email
+        .or(order.contact_email)
+        .filter(|e| !e.trim().is_empty())
+    else {
         return Ok(None);
     };
     EmailAddress::parse(&raw)
@@ -238,7 +267,10 @@ mod tests {
     #[test]
     fn checkout_without_email_is_skipped() {
         let body = br#"{"token":"abc","updated_at":"2026-01-01T00:00:00Z","currency":"USD","line_items":[]}"#;
-        assert!(matches!(parse_checkout(body).unwrap(), CheckoutInput::NoEmail));
+        assert!(matches!(
+            parse_checkout(body).unwrap(),
+            CheckoutInput::NoEmail
+        ));
     }
 
     #[test]
@@ -250,7 +282,10 @@ mod tests {
 
     #[test]
     fn price_accepts_strings_and_numbers_only() {
-        assert_eq!(decimal(Some(&serde_json::json!("19.90"))), Some("19.90".into()));
+        assert_eq!(
+            decimal(Some(&serde_json::json!("19.90"))),
+            Some("19.90".into())
+        );
         assert_eq!(decimal(Some(&serde_json::json!(5))), Some("5".into()));
         assert_eq!(decimal(Some(&serde_json::json!("1.2.3"))), None);
         assert_eq!(decimal(Some(&serde_json::json!("12<b>"))), None);

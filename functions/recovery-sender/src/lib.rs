@@ -58,7 +58,11 @@ pub async fn run(context: &Context, deadline: Instant) -> Result<RunSummary, Sto
     let run_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("run_id", run_id.as_str());
     let now = clock::now();
-    let rate = context.mailer.max_send_rate().await.unwrap_or(FALLBACK_SEND_RATE);
+    let rate = context
+        .mailer
+        .max_send_rate()
+        .await
+        .unwrap_or(FALLBACK_SEND_RATE);
     tracing::info!(max_send_rate = rate, "sender run started");
 
     let state = Arc::new(RunState {
@@ -126,7 +130,11 @@ async fn drain_shard(state: &Arc<RunState>, shard: u32) -> Result<(), StorageErr
         if state.out_of_time() {
             return Ok(());
         }
-        let (carts, next) = state.context.storage.due_carts(shard, state.now, PAGE_SIZE, start).await?;
+        let (carts, next) = state
+            .context
+            .storage
+            .due_carts(shard, state.now, PAGE_SIZE, start)
+            .await?;
         state.count(|s| s.due += carts.len());
         let carts = drop_suppressed(state, carts).await?;
 
@@ -137,7 +145,11 @@ async fn drain_shard(state: &Arc<RunState>, shard: u32) -> Result<(), StorageErr
                 state.count(|s| s.deferred += 1);
                 continue;
             }
-            let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
             let state = state.clone();
             tasks.spawn(async move {
                 let result = process(&state, &cart).await;
@@ -158,14 +170,25 @@ async fn drain_shard(state: &Arc<RunState>, shard: u32) -> Result<(), StorageErr
 
 /// Looks up the page's shoppers on the do-not-email lists in batches and stops their carts, so
 /// most suppressed carts never reach a claim.
-async fn drop_suppressed(state: &RunState, carts: Vec<DueCart>) -> Result<Vec<DueCart>, StorageError> {
+async fn drop_suppressed(
+    state: &RunState,
+    carts: Vec<DueCart>,
+) -> Result<Vec<DueCart>, StorageError> {
     let mut by_store: HashMap<StoreId, Vec<_>> = HashMap::new();
     for cart in &carts {
-        by_store.entry(cart.store_id.clone()).or_default().push(cart.customer.clone());
+        by_store
+            .entry(cart.store_id.clone())
+            .or_default()
+            .push(cart.customer.clone());
     }
     let mut suppressed = std::collections::HashSet::new();
     for (store, customers) in by_store {
-        for customer in state.context.storage.suppressed_set(&store, &customers).await? {
+        for customer in state
+            .context
+            .storage
+            .suppressed_set(&store, &customers)
+            .await?
+        {
             suppressed.insert((store.clone(), customer));
         }
     }
@@ -173,7 +196,16 @@ async fn drop_suppressed(state: &RunState, carts: Vec<DueCart>) -> Result<Vec<Du
     let mut kept = Vec::with_capacity(carts.len());
     for cart in carts {
         if suppressed.contains(&(cart.store_id.clone(), cart.customer.clone())) {
-            state.context.storage.stop_carts(&cart.store_id, &cart.customer, StopReason::Suppressed, state.now).await?;
+            state
+                .context
+                .storage
+                .stop_carts(
+                    &cart.store_id,
+                    &cart.customer,
+                    StopReason::Suppressed,
+                    state.now,
+                )
+                .await?;
             state.count(|s| s.suppressed += 1);
         } else {
             kept.push(cart);
@@ -190,12 +222,16 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
         state.count(|s| s.deferred += 1);
         return Ok(());
     };
-    let sequence = store.sequence_or(&state.context.config.default_sequence).clone();
+    let sequence = store
+        .sequence_or(&state.context.config.default_sequence)
+        .clone();
 
     if cart.stale_claim.is_some() {
         tracing::warn!("claim expired without a recorded send; skipping that step");
         storage
-            .skip_stale_claim(cart, state.now, |step| sequence.due_at(step as usize, cart.cart_updated_at))
+            .skip_stale_claim(cart, state.now, |step| {
+                sequence.due_at(step as usize, cart.cart_updated_at)
+            })
             .await?;
         state.count(|s| s.abandoned_claims += 1);
         return Ok(());
@@ -206,7 +242,15 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
         return Ok(());
     }
 
-    match storage.claim_send(cart, &state.run_id, state.now, state.context.config.frequency_cap_seconds).await? {
+    match storage
+        .claim_send(
+            cart,
+            &state.run_id,
+            state.now,
+            state.context.config.frequency_cap_seconds,
+        )
+        .await?
+    {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Lost => {
             state.count(|s| s.lost += 1);
@@ -217,7 +261,14 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
             return Ok(());
         }
         ClaimOutcome::Suppressed => {
-            storage.stop_carts(&cart.store_id, &cart.customer, StopReason::Suppressed, state.now).await?;
+            storage
+                .stop_carts(
+                    &cart.store_id,
+                    &cart.customer,
+                    StopReason::Suppressed,
+                    state.now,
+                )
+                .await?;
             state.count(|s| s.suppressed += 1);
             return Ok(());
         }
@@ -231,22 +282,42 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
     state.wait_for_send_slot().await;
     let sent_at = clock::now();
     match send(state, &store, cart) {
-        Ok(mime) => match state.context.mailer.send_raw(&store.sender, &cart.email, mime, &tags(cart)).await {
+        Ok(mime) => match state
+            .context
+            .mailer
+            .send_raw(&store.sender, &cart.email, mime, &tags(cart))
+            .await
+        {
             Ok(message_id) => {
                 let next_due = sequence
                     .due_at(cart.step as usize + 1, cart.cart_updated_at)
                     .map(|due| due.max(sent_at));
-                storage.complete_send(cart, &state.run_id, &message_id, sent_at, next_due).await?;
+                storage
+                    .complete_send(cart, &state.run_id, &message_id, sent_at, next_due)
+                    .await?;
                 tracing::info!(message_id = %message_id, "recovery email sent");
                 state.count(|s| s.sent += 1);
-                let event = DomainEvent::email_sent(&cart.store_id, &cart.customer, &cart.cart_id, cart.step, &message_id, sent_at);
-                state.sent.lock().expect("sent lock").push((cart.store_id.clone(), event));
+                let event = DomainEvent::email_sent(
+                    &cart.store_id,
+                    &cart.customer,
+                    &cart.cart_id,
+                    cart.step,
+                    &message_id,
+                    sent_at,
+                );
+                state
+                    .sent
+                    .lock()
+                    .expect("sent lock")
+                    .push((cart.store_id.clone(), event));
             }
             Err(error) => handle_send_error(state, cart, error).await?,
         },
         Err(reason) => {
             tracing::error!(reason = %reason, "email could not be rendered");
-            storage.fail_send(cart, &state.run_id, state.now, &reason).await?;
+            storage
+                .fail_send(cart, &state.run_id, state.now, &reason)
+                .await?;
             state.count(|s| s.rejected += 1);
         }
     }
@@ -258,7 +329,10 @@ fn send(state: &RunState, store: &Store, cart: &DueCart) -> Result<Vec<u8>, Stri
         store_id: cart.store_id.clone(),
         customer: cart.customer.clone(),
     });
-    let unsubscribe_url = format!("{}/unsubscribe?token={token}", state.context.config.public_base_url);
+    let unsubscribe_url = format!(
+        "{}/unsubscribe?token={token}",
+        state.context.config.public_base_url
+    );
 
     let rendered = email::render(&EmailContent {
         store_name: &store.name,
@@ -289,22 +363,35 @@ fn tags(cart: &DueCart) -> MessageTags<'_> {
     }
 }
 
-async fn handle_send_error(state: &RunState, cart: &DueCart, error: SendError) -> Result<(), StorageError> {
+async fn handle_send_error(
+    state: &RunState,
+    cart: &DueCart,
+    error: SendError,
+) -> Result<(), StorageError> {
     let storage = &state.context.storage;
     match &error {
         SendError::Throttled(_) | SendError::Transient(_) | SendError::Paused(_) => {
             tracing::warn!(error.message = %error, error.cause_chain = %cause_chain(&error), "send failed; released for a retry");
             storage
-                .release_send(cart, &state.run_id, state.now, state.now + RETRY_DELAY_SECONDS)
+                .release_send(
+                    cart,
+                    &state.run_id,
+                    state.now,
+                    state.now + RETRY_DELAY_SECONDS,
+                )
                 .await?;
             state.count(|s| s.retried += 1);
             if matches!(error, SendError::Paused(_)) {
-                state.paused.store(true, std::sync::atomic::Ordering::Relaxed);
+                state
+                    .paused
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
         SendError::Rejected(reason) => {
             tracing::error!(reason = %reason, "SES rejected the email; cart marked failed");
-            storage.fail_send(cart, &state.run_id, state.now, reason).await?;
+            storage
+                .fail_send(cart, &state.run_id, state.now, reason)
+                .await?;
             state.count(|s| s.rejected += 1);
         }
     }
@@ -319,9 +406,18 @@ async fn flush(state: &RunState) {
         *per_store.entry(store.clone()).or_default() += 1;
     }
     for (store, count) in per_store {
-        if let Err(error) = state.context.storage.add_counters(&store, state.now, &[(Counter::Sent, count)]).await {
+        if let Err(error) = state
+            .context
+            .storage
+            .add_counters(&store, state.now, &[(Counter::Sent, count)])
+            .await
+        {
             tracing::error!(store_id = %store, count, error.cause_chain = %cause_chain(&error), "failed to count sent emails");
         }
     }
-    state.context.events.publish(sent.into_iter().map(|(_, event)| event).collect()).await;
+    state
+        .context
+        .events
+        .publish(sent.into_iter().map(|(_, event)| event).collect())
+        .await;
 }

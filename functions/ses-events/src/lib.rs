@@ -48,13 +48,30 @@ pub async fn handle(context: &Context, payload: Value) -> Result<Summary, Storag
 }
 
 #[tracing::instrument(skip_all, fields(message_id = %event.message_id, kind = ?event.kind, store_id = event.store.as_deref().unwrap_or("")))]
-async fn handle_event(context: &Context, event: &SesEvent, summary: &mut Summary) -> Result<(), StorageError> {
-    let store = event.store.as_deref().and_then(|id| StoreId::parse(id).ok());
+async fn handle_event(
+    context: &Context,
+    event: &SesEvent,
+    summary: &mut Summary,
+) -> Result<(), StorageError> {
+    let store = event
+        .store
+        .as_deref()
+        .and_then(|id| StoreId::parse(id).ok());
     let (scope, reason, counter) = match (&event.kind, &store) {
-        (SesEventKind::Bounce { permanent: true }, _) => (Scope::Global, SuppressionReason::HardBounce, Counter::Bounced),
-        (SesEventKind::Complaint, Some(store)) => (Scope::Store(store.clone()), SuppressionReason::Complaint, Counter::Complained),
+        (SesEventKind::Bounce { permanent: true }, _) => (
+            Scope::Global,
+            SuppressionReason::HardBounce,
+            Counter::Bounced,
+        ),
+        (SesEventKind::Complaint, Some(store)) => (
+            Scope::Store(store.clone()),
+            SuppressionReason::Complaint,
+            Counter::Complained,
+        ),
         (SesEventKind::Complaint, None) => {
-            tracing::warn!("complaint without a store tag dropped; the email was not sent by this product");
+            tracing::warn!(
+                "complaint without a store tag dropped; the email was not sent by this product"
+            );
             summary.ignored += 1;
             return Ok(());
         }
@@ -73,7 +90,17 @@ async fn handle_event(context: &Context, event: &SesEvent, summary: &mut Summary
             continue;
         };
         let customer = context.config.pepper.customer_key(&email);
-        suppress(context, &scope, store.as_ref(), &customer, reason, counter, now, summary).await?;
+        suppress(
+            context,
+            &scope,
+            store.as_ref(),
+            &customer,
+            reason,
+            counter,
+            now,
+            summary,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -89,7 +116,10 @@ async fn suppress(
     now: i64,
     summary: &mut Summary,
 ) -> Result<(), StorageError> {
-    let added = context.storage.suppress(scope, customer, reason, now).await?;
+    let added = context
+        .storage
+        .suppress(scope, customer, reason, now)
+        .await?;
     let Some(store) = store else {
         tracing::info!(customer_key = %customer, added, reason = reason.as_str(), "address suppressed");
         summary.suppressed += usize::from(added);
@@ -97,14 +127,25 @@ async fn suppress(
     };
 
     // Carts at other stores stop when the sender's claim finds the global entry.
-    let stopped = context.storage.stop_carts(store, customer, StopReason::Suppressed, now).await?;
+    let stopped = context
+        .storage
+        .stop_carts(store, customer, StopReason::Suppressed, now)
+        .await?;
     tracing::info!(customer_key = %customer, added, stopped = stopped.len(), reason = reason.as_str(), "address suppressed");
     if added {
         summary.suppressed += 1;
-        context.storage.add_counters(store, now, &[(counter, 1)]).await?;
+        context
+            .storage
+            .add_counters(store, now, &[(counter, 1)])
+            .await?;
         context
             .events
-            .publish(vec![DomainEvent::suppressed(store, customer, reason.as_str(), now)])
+            .publish(vec![DomainEvent::suppressed(
+                store,
+                customer,
+                reason.as_str(),
+                now,
+            )])
             .await;
     }
     Ok(())

@@ -45,8 +45,8 @@ pub fn parse_invocation(payload: &Value) -> Vec<Result<SesEvent, String>> {
                     .pointer("/Sns/Message")
                     .and_then(Value::as_str)
                     .ok_or("SNS record has no Sns.Message string")?;
-                let notification: Value =
-                    serde_json::from_str(message).map_err(|_| "SNS message is not JSON".to_string())?;
+                let notification: Value = serde_json::from_str(message)
+                    .map_err(|_| "SNS message is not JSON".to_string())?;
                 parse_ses_object(&notification)
             })
             .collect();
@@ -57,7 +57,9 @@ pub fn parse_invocation(payload: &Value) -> Vec<Result<SesEvent, String>> {
             .ok_or_else(|| "EventBridge event has no detail".to_string())
             .and_then(parse_ses_object)];
     }
-    vec![Err("payload is neither an EventBridge SES event nor an SNS batch".into())]
+    vec![Err(
+        "payload is neither an EventBridge SES event nor an SNS batch".into(),
+    )]
 }
 
 fn parse_ses_object(object: &Value) -> Result<SesEvent, String> {
@@ -92,7 +94,10 @@ fn parse_ses_object(object: &Value) -> Result<SesEvent, String> {
 
     let (kind, recipients) = match kind_name {
         "Bounce" => {
-            let bounce_type = object.pointer("/bounce/bounceType").and_then(Value::as_str).unwrap_or("");
+            let bounce_type = object
+                .pointer("/bounce/bounceType")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             (
                 SesEventKind::Bounce {
                     permanent: bounce_type == "Permanent",
@@ -102,11 +107,19 @@ fn parse_ses_object(object: &Value) -> Result<SesEvent, String> {
         }
         "Complaint" => {
             // A feedback type of not-spam withdraws a complaint; it must not suppress.
-            let feedback = object.pointer("/complaint/complaintFeedbackType").and_then(Value::as_str);
+            let feedback = object
+                .pointer("/complaint/complaintFeedbackType")
+                .and_then(Value::as_str);
             if feedback == Some("not-spam") {
-                (SesEventKind::Other("Complaint(not-spam)".into()), Vec::new())
+                (
+                    SesEventKind::Other("Complaint(not-spam)".into()),
+                    Vec::new(),
+                )
             } else {
-                (SesEventKind::Complaint, addresses("/complaint/complainedRecipients"))
+                (
+                    SesEventKind::Complaint,
+                    addresses("/complaint/complainedRecipients"),
+                )
             }
         }
         other => (SesEventKind::Other(other.to_owned()), Vec::new()),

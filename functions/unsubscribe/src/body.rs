@@ -15,13 +15,23 @@ pub enum Action {
 
 /// Parses a POST body by its content type.
 pub fn parse(content_type: &str, body: &[u8]) -> Action {
-    let fields = if content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
+    let fields = if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
         multipart_fields(content_type, body)
     } else {
-        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     };
 
-    let value = |name: &str| fields.iter().find(|(key, _)| key == name).map(|(_, v)| v.trim());
+    let value = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, v)| v.trim())
+    };
     if value("List-Unsubscribe") == Some("One-Click") {
         return Action::OneClick;
     }
@@ -78,23 +88,47 @@ mod tests {
 
     #[test]
     fn form_encoded_one_click() {
-        assert_eq!(parse("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click"), Action::OneClick);
+        assert_eq!(
+            parse(
+                "application/x-www-form-urlencoded",
+                b"List-Unsubscribe=One-Click"
+            ),
+            Action::OneClick
+        );
         assert_eq!(parse("", b"List-Unsubscribe=One-Click"), Action::OneClick);
     }
 
     #[test]
     fn multipart_one_click() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--XyZ--\r\n";
-        assert_eq!(parse("multipart/form-data; boundary=XyZ", body), Action::OneClick);
-        assert_eq!(parse("multipart/form-data; boundary=\"XyZ\"", body), Action::OneClick);
+        assert_eq!(
+            parse("multipart/form-data; boundary=XyZ", body),
+            Action::OneClick
+        );
+        assert_eq!(
+            parse("multipart/form-data; boundary=\"XyZ\"", body),
+            Action::OneClick
+        );
         assert_eq!(parse("multipart/form-data", body), Action::Unknown);
     }
 
     #[test]
     fn page_actions_and_garbage() {
-        assert_eq!(parse("application/x-www-form-urlencoded", b"action=unsubscribe"), Action::Unsubscribe);
-        assert_eq!(parse("application/x-www-form-urlencoded", b"action=resubscribe"), Action::Resubscribe);
-        assert_eq!(parse("application/x-www-form-urlencoded", b"List-Unsubscribe=Two-Clicks"), Action::Unknown);
+        assert_eq!(
+            parse("application/x-www-form-urlencoded", b"action=unsubscribe"),
+            Action::Unsubscribe
+        );
+        assert_eq!(
+            parse("application/x-www-form-urlencoded", b"action=resubscribe"),
+            Action::Resubscribe
+        );
+        assert_eq!(
+            parse(
+                "application/x-www-form-urlencoded",
+                b"List-Unsubscribe=Two-Clicks"
+            ),
+            Action::Unknown
+        );
         assert_eq!(parse("application/json", b"{}"), Action::Unknown);
     }
 }

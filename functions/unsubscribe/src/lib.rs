@@ -137,7 +137,10 @@ async fn post(
     match body::parse(content_type, raw) {
         body::Action::OneClick => {
             unsubscribe(context, token).await?;
-            Ok(text(StatusCode::OK, "You are unsubscribed from this store's cart reminders.\n"))
+            Ok(text(
+                StatusCode::OK,
+                "You are unsubscribed from this store's cart reminders.\n",
+            ))
         }
         body::Action::Unsubscribe => {
             unsubscribe(context, token).await?;
@@ -155,7 +158,10 @@ async fn post(
             ))
         }
         body::Action::Resubscribe => {
-            let lifted = context.storage.lift_unsubscribe(&token.store_id, &token.customer).await?;
+            let lifted = context
+                .storage
+                .lift_unsubscribe(&token.store_id, &token.customer)
+                .await?;
             tracing::info!(store_id = %token.store_id, customer_key = %token.customer, lifted, "opt-back-in");
             Ok(page(
                 StatusCode::OK,
@@ -164,7 +170,9 @@ async fn post(
                 None,
             ))
         }
-        body::Action::Unknown => Err(UnsubscribeError::BadRequest("body must be List-Unsubscribe=One-Click or a page action")),
+        body::Action::Unknown => Err(UnsubscribeError::BadRequest(
+            "body must be List-Unsubscribe=One-Click or a page action",
+        )),
     }
 }
 
@@ -175,16 +183,34 @@ async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), 
     let now = clock::now();
     let storage = &context.storage;
     let added = storage
-        .suppress(&Scope::Store(token.store_id.clone()), &token.customer, SuppressionReason::Unsubscribed, now)
+        .suppress(
+            &Scope::Store(token.store_id.clone()),
+            &token.customer,
+            SuppressionReason::Unsubscribed,
+            now,
+        )
         .await?;
-    let stopped = storage.stop_carts(&token.store_id, &token.customer, StopReason::Suppressed, now).await?;
+    let stopped = storage
+        .stop_carts(
+            &token.store_id,
+            &token.customer,
+            StopReason::Suppressed,
+            now,
+        )
+        .await?;
     tracing::info!(added, stopped = stopped.len(), "shopper unsubscribed");
 
     if added {
-        storage.add_counters(&token.store_id, now, &[(Counter::Unsubscribed, 1)]).await?;
+        storage
+            .add_counters(&token.store_id, now, &[(Counter::Unsubscribed, 1)])
+            .await?;
         context
             .events
-            .publish(vec![DomainEvent::unsubscribed(&token.store_id, &token.customer, now)])
+            .publish(vec![DomainEvent::unsubscribed(
+                &token.store_id,
+                &token.customer,
+                now,
+            )])
             .await;
     }
     Ok(())
@@ -197,7 +223,12 @@ fn query_value(request: &Request, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-fn page(status: StatusCode, title: &str, message: &str, form: Option<PageForm<'_>>) -> Response<Body> {
+fn page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    form: Option<PageForm<'_>>,
+) -> Response<Body> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let html = Page {
         nonce: &nonce,
@@ -206,7 +237,9 @@ fn page(status: StatusCode, title: &str, message: &str, form: Option<PageForm<'_
         form,
     }
     .render()
-    .unwrap_or_else(|_| String::from("<!DOCTYPE html><title>Unsubscribe</title><p>Unavailable.</p>"));
+    .unwrap_or_else(|_| {
+        String::from("<!DOCTYPE html><title>Unsubscribe</title><p>Unavailable.</p>")
+    });
     let policy = format!(
         "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; form-action 'self'; \
          base-uri 'none'; frame-ancestors 'none'"

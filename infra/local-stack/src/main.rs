@@ -38,7 +38,9 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let port: u16 = env_or("LOCAL_PORT", "3000").parse().context("LOCAL_PORT must be a port number")?;
+    let port: u16 = env_or("LOCAL_PORT", "3000")
+        .parse()
+        .context("LOCAL_PORT must be a port number")?;
     let interval: u64 = env_or("LOCAL_SENDER_INTERVAL_SECONDS", "10")
         .parse()
         .context("LOCAL_SENDER_INTERVAL_SECONDS must be whole seconds")?;
@@ -65,12 +67,18 @@ async fn serve() -> anyhow::Result<()> {
     println!("  GET  /outbox             mail in the local SES outbox");
     println!("Recovery sender runs every {interval} s. Press Ctrl-C to stop.");
 
-    let sender = tokio::spawn(server::run_sender_every(stack.context.clone(), Duration::from_secs(interval)));
-    axum::serve(listener, server::router(stack.context.clone(), stack.moto_url.clone()))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let sender = tokio::spawn(server::run_sender_every(
+        stack.context.clone(),
+        Duration::from_secs(interval),
+    ));
+    axum::serve(
+        listener,
+        server::router(stack.context.clone(), stack.moto_url.clone()),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     sender.abort();
     tracing::info!("local stack stopped");
     Ok(())
@@ -79,7 +87,8 @@ async fn serve() -> anyhow::Result<()> {
 /// Registers the demo store the walkthrough's sample webhooks come from.
 // NOTE: the demo store is written on every start; an operator tool for stores comes later.
 async fn register_demo_store(stack: &provision::Stack, sender_domain: &str) -> anyhow::Result<()> {
-    let secret = std::env::var("LOCAL_WEBHOOK_SECRET").context("LOCAL_WEBHOOK_SECRET is not set")?;
+    let secret =
+        std::env::var("LOCAL_WEBHOOK_SECRET").context("LOCAL_WEBHOOK_SECRET is not set")?;
     let store = Store {
         id: StoreId::parse("demo-store")?,
         platform: Platform::Shopify,
@@ -108,10 +117,20 @@ async fn print_outbox() -> anyhow::Result<()> {
                 .map(|v| v.trim().to_owned())
                 .unwrap_or_default()
         };
-        println!("\n{}  to {}", message.message_id, message.destinations.join(", "));
-        println!("  Subject: {}", parsed.as_ref().and_then(|m| m.subject()).unwrap_or(""));
+        println!(
+            "\n{}  to {}",
+            message.message_id,
+            message.destinations.join(", ")
+        );
+        println!(
+            "  Subject: {}",
+            parsed.as_ref().and_then(|m| m.subject()).unwrap_or("")
+        );
         println!("  List-Unsubscribe: {}", header("List-Unsubscribe"));
-        println!("  List-Unsubscribe-Post: {}", header("List-Unsubscribe-Post"));
+        println!(
+            "  List-Unsubscribe-Post: {}",
+            header("List-Unsubscribe-Post")
+        );
     }
     Ok(())
 }

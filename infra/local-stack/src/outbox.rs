@@ -35,11 +35,18 @@ pub async fn sent_messages(moto_url: &str) -> anyhow::Result<Vec<SentMessage>> {
 fn collect(value: &Value, messages: &mut Vec<SentMessage>) {
     match value {
         Value::Object(map) => {
-            if let (Some(Value::String(raw)), Some(Value::String(id))) = (map.get("raw_data"), map.get("id")) {
+            if let (Some(Value::String(raw)), Some(Value::String(id))) =
+                (map.get("raw_data"), map.get("id"))
+            {
                 let destinations = map
                     .get("destinations")
                     .and_then(Value::as_array)
-                    .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 messages.push(SentMessage {
                     message_id: id.clone(),
@@ -60,6 +67,10 @@ pub async fn messages_to(moto_url: &str, recipient: &str) -> anyhow::Result<Vec<
     Ok(sent_messages(moto_url)
         .await?
         .into_iter()
-        .filter(|m| m.destinations.iter().any(|d| d == recipient || d.ends_with(&format!("<{recipient}>"))))
+        .filter(|m| {
+            m.destinations
+                .iter()
+                .any(|d| d == recipient || d.ends_with(&format!("<{recipient}>")))
+        })
         .collect())
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use common::{Config, Context};
 
@@ -22,7 +22,11 @@ pub fn template_path() -> PathBuf {
 /// Loads the SDK configuration from the standard AWS environment variables, refusing to run
 /// unless every endpoint points at this machine, so nothing here can reach real AWS.
 pub async fn local_sdk_config() -> anyhow::Result<SdkConfig> {
-    for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SESV2", "AWS_ENDPOINT_URL_EVENTBRIDGE"] {
+    for name in [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SESV2",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    ] {
         let value = std::env::var(name).with_context(|| {
             format!("{name} is not set; start the local servers with infra/run-local or infra/test")
         })?;
@@ -40,7 +44,8 @@ pub async fn local_sdk_config() -> anyhow::Result<SdkConfig> {
 
 /// Returns the base URL of the moto server, from `AWS_ENDPOINT_URL_SESV2`.
 pub fn moto_url() -> anyhow::Result<String> {
-    let url = std::env::var("AWS_ENDPOINT_URL_SESV2").context("AWS_ENDPOINT_URL_SESV2 is not set")?;
+    let url =
+        std::env::var("AWS_ENDPOINT_URL_SESV2").context("AWS_ENDPOINT_URL_SESV2 is not set")?;
     Ok(url.trim_end_matches('/').to_owned())
 }
 
@@ -60,7 +65,11 @@ pub async fn create_tables(
     Ok(names)
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableDefinition, name: &str) -> anyhow::Result<()> {
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &TableDefinition,
+    name: &str,
+) -> anyhow::Result<()> {
     let mut request = client
         .create_table()
         .table_name(name)
@@ -89,7 +98,13 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableDefinition
     }
     match request.send().await {
         Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            return Ok(())
+        }
         Err(error) => return Err(error).with_context(|| format!("failed to create table {name}")),
     }
 
@@ -122,10 +137,19 @@ fn key_schema(keys: &[KeyElement]) -> anyhow::Result<Vec<KeySchemaElement>> {
 }
 
 /// Creates the custom event bus; an existing bus is kept.
-pub async fn create_event_bus(client: &aws_sdk_eventbridge::Client, name: &str) -> anyhow::Result<()> {
+pub async fn create_event_bus(
+    client: &aws_sdk_eventbridge::Client,
+    name: &str,
+) -> anyhow::Result<()> {
     match client.create_event_bus().name(name).send().await {
         Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_already_exists_exception()) =>
+        {
+            Ok(())
+        }
         Err(error) => Err(error).with_context(|| format!("failed to create event bus {name}")),
     }
 }
@@ -136,10 +160,20 @@ pub async fn create_ses_resources(
     domain: &str,
     configuration_set: &str,
 ) -> anyhow::Result<()> {
-    match client.create_email_identity().email_identity(domain).send().await {
+    match client
+        .create_email_identity()
+        .email_identity(domain)
+        .send()
+        .await
+    {
         Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {}
-        Err(error) => return Err(error).with_context(|| format!("failed to create SES identity {domain}")),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("failed to create SES identity {domain}"))
+        }
     }
     match client
         .create_configuration_set()
@@ -148,8 +182,15 @@ pub async fn create_ses_resources(
         .await
     {
         Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("failed to create configuration set {configuration_set}")),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(error)
+            .with_context(|| format!("failed to create configuration set {configuration_set}")),
     }
 }
 
@@ -181,7 +222,12 @@ impl Stack {
         create_event_bus(&aws_sdk_eventbridge::Client::new(&sdk), &bus).await?;
         settings.insert("EVENT_BUS_NAME".into(), bus);
         let configuration_set = format!("{prefix}-recovery");
-        create_ses_resources(&aws_sdk_sesv2::Client::new(&sdk), sender_domain, &configuration_set).await?;
+        create_ses_resources(
+            &aws_sdk_sesv2::Client::new(&sdk),
+            sender_domain,
+            &configuration_set,
+        )
+        .await?;
         settings.insert("SES_CONFIGURATION_SET".into(), configuration_set);
 
         let config = Config::from_lookup(|name| settings.get(name).cloned())?;

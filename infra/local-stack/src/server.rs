@@ -33,7 +33,9 @@ async fn dispatch(State(state): State<AppState>, request: AxumRequest) -> AxumRe
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(bytes) => bytes,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body is too large\n").into_response(),
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body is too large\n").into_response()
+        }
     };
     let path = parts.uri.path().to_owned();
     tracing::debug!(method = %parts.method, path = %path, "local request");
@@ -86,11 +88,19 @@ async fn outbox_page(moto_url: &str) -> AxumResponse {
         Ok(messages) => {
             let mut text = format!("{} message(s) in the local SES outbox\n", messages.len());
             for message in messages.iter().rev() {
-                text.push_str(&format!("\n===== {} to {}\n", message.message_id, message.destinations.join(", ")));
+                text.push_str(&format!(
+                    "\n===== {} to {}\n",
+                    message.message_id,
+                    message.destinations.join(", ")
+                ));
                 text.push_str(&message.raw);
                 text.push('\n');
             }
-            ([(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+            (
+                [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                text,
+            )
+                .into_response()
         }
         Err(error) => (StatusCode::BAD_GATEWAY, format!("{error:#}\n")).into_response(),
     }

@@ -47,7 +47,8 @@ pub struct TableDefinition {
 /// Loads every AWS::DynamoDB::Table of a SAM template together with the global environment
 /// variable that names it (`NAME: !Ref LogicalId`).
 pub fn load_tables(path: &Path) -> anyhow::Result<Vec<TableDefinition>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
     parse_tables(&text)
 }
 
@@ -81,8 +82,13 @@ pub fn parse_tables(text: &str) -> anyhow::Result<Vec<TableDefinition>> {
         if resource.get("Type").and_then(Value::as_str) != Some("AWS::DynamoDB::Table") {
             continue;
         }
-        let logical_id = logical_id.as_str().context("resource id is not a string")?.to_owned();
-        let properties = resource.get("Properties").with_context(|| format!("{logical_id} has no Properties"))?;
+        let logical_id = logical_id
+            .as_str()
+            .context("resource id is not a string")?
+            .to_owned();
+        let properties = resource
+            .get("Properties")
+            .with_context(|| format!("{logical_id} has no Properties"))?;
         let env_var = env_by_table
             .get(&logical_id)
             .with_context(|| format!("no Globals environment variable refers to {logical_id}"))?
@@ -90,7 +96,12 @@ pub fn parse_tables(text: &str) -> anyhow::Result<Vec<TableDefinition>> {
 
         let attributes = sequence(properties, "AttributeDefinitions")?
             .iter()
-            .map(|a| Ok((text_field(a, "AttributeName")?, text_field(a, "AttributeType")?)))
+            .map(|a| {
+                Ok((
+                    text_field(a, "AttributeName")?,
+                    text_field(a, "AttributeType")?,
+                ))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let keys = key_schema(properties)?;
         let indexes = match properties.get("GlobalSecondaryIndexes") {
@@ -168,13 +179,25 @@ mod tests {
         let names: Vec<_> = tables.iter().map(|t| t.env_var.as_str()).collect();
         assert_eq!(
             names,
-            ["STORES_TABLE", "SHOPPERS_TABLE", "SUPPRESSION_TABLE", "IDEMPOTENCY_TABLE", "STATS_TABLE"]
+            [
+                "STORES_TABLE",
+                "SHOPPERS_TABLE",
+                "SUPPRESSION_TABLE",
+                "IDEMPOTENCY_TABLE",
+                "STATS_TABLE"
+            ]
         );
 
-        let shoppers = tables.iter().find(|t| t.logical_id == "ShoppersTable").unwrap();
+        let shoppers = tables
+            .iter()
+            .find(|t| t.logical_id == "ShoppersTable")
+            .unwrap();
         assert_eq!(shoppers.indexes[0].name, common::storage::DUE_INDEX);
         assert_eq!(shoppers.ttl_attribute.as_deref(), Some("expires_at"));
-        let stores = tables.iter().find(|t| t.logical_id == "StoresTable").unwrap();
+        let stores = tables
+            .iter()
+            .find(|t| t.logical_id == "StoresTable")
+            .unwrap();
         assert_eq!(stores.indexes[0].name, common::storage::SHOP_DOMAIN_INDEX);
     }
 

@@ -26,7 +26,12 @@ pub struct OutgoingEmail<'a> {
 
 /// Builds the raw MIME message.
 pub fn build_message(email: &OutgoingEmail<'_>) -> Vec<u8> {
+    let domain = email
+        .from_address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, domain)| domain);
     let mut builder = MessageBuilder::new()
+        .message_id(format!("{}@{domain}", uuid::Uuid::new_v4().simple()))
         .from((single_line(email.from_name), email.from_address.to_owned()))
         .to(email.to.to_owned())
         .subject(email.rendered.subject.clone())

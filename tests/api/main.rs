@@ -1,0 +1,11 @@
+//! Integration tests: the real handlers against DynamoDB Local and moto, driven by API Gateway,
+//! EventBridge and SNS event JSON. Run them with `infra/test`, which starts the servers.
+
+#![allow(dead_code)]
+
+mod support;
+
+mod ses_feedback;
+mod unsubscribe_links;
+mod walkthrough;
+mod webhooks;

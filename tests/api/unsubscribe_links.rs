@@ -1,0 +1,170 @@
+//! Unsubscribe links: scanner-safe GET, page POST, multipart one-click, bad tokens, opt-back-in.
+
+use common::tokens::UnsubscribeToken;
+use serde_json::json;
+
+use crate::support::{api_gateway_request, body_text, TestApp};
+
+fn token(app: &TestApp, email: &str) -> String {
+    let customer = app
+        .context
+        .config
+        .pepper
+        .customer_key(&common::domain::EmailAddress::parse(email).unwrap());
+    app.context.config.token_keys.sign(&UnsubscribeToken {
+        store_id: app.store.id.clone(),
+        customer,
+    })
+}
+
+async fn request(
+    app: &TestApp,
+    method: &str,
+    token: &str,
+    content_type: &str,
+    body: &[u8],
+) -> lambda_http::Response<lambda_http::Body> {
+    let request = api_gateway_request(
+        method,
+        "/unsubscribe",
+        &format!("token={token}"),
+        json!({ "content-type": content_type }),
+        body,
+        false,
+    );
+    unsubscribe::handle(&app.context, request).await
+}
+
+#[tokio::test]
+async fn get_shows_a_page_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Scanner"));
+
+    let response = request(&app, "GET", &token, "", b"").await;
+    assert_eq!(response.status(), 200);
+    let page = body_text(&response);
+    assert!(
+        page.contains("<form"),
+        "page has a form for browsers without scripts"
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert!(response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert!(
+        app.scan("SUPPRESSION_TABLE").await.is_empty(),
+        "GET unsubscribed the shopper"
+    );
+}
+
+#[tokio::test]
+async fn tampered_token_gets_400_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let mut token = token(&app, &app.email("Tamper"));
+    let last = token.pop().unwrap();
+    token.push(if last == 'A' { 'B' } else { 'A' });
+
+    let response = request(
+        &app,
+        "POST",
+        &token,
+        "application/x-www-form-urlencoded",
+        b"List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let truncated = request(
+        &app,
+        "POST",
+        &token[..20],
+        "application/x-www-form-urlencoded",
+        b"List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(truncated.status(), 400);
+    assert!(app.scan("SUPPRESSION_TABLE").await.is_empty());
+}
+
+#[tokio::test]
+async fn multipart_one_click_unsubscribes_and_repeats_harmlessly() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Multipart"));
+    let body = b"--b0undary\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b0undary--\r\n";
+
+    for _ in 0..2 {
+        let response = request(
+            &app,
+            "POST",
+            &token,
+            "multipart/form-data; boundary=b0undary",
+            body,
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{}", body_text(&response));
+    }
+    let entries = app.scan("SUPPRESSION_TABLE").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["reason"].as_s().unwrap(), "unsubscribed");
+    let counters = app
+        .context
+        .storage
+        .counters(&app.store.id, &common::clock::utc_day(common::clock::now()))
+        .await
+        .unwrap();
+    let unsubscribed = counters
+        .iter()
+        .find(|(c, _)| *c == common::storage::Counter::Unsubscribed)
+        .unwrap()
+        .1;
+    assert_eq!(unsubscribed, 1, "repeating the POST must not count twice");
+}
+
+#[tokio::test]
+async fn page_post_then_opt_back_in_lifts_only_the_unsubscribe() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Returner"));
+
+    let response = request(
+        &app,
+        "POST",
+        &token,
+        "application/x-www-form-urlencoded",
+        b"action=unsubscribe",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        body_text(&response).contains("resubscribe"),
+        "confirmation offers opt-back-in"
+    );
+    assert_eq!(app.scan("SUPPRESSION_TABLE").await.len(), 1);
+
+    let response = request(
+        &app,
+        "POST",
+        &token,
+        "application/x-www-form-urlencoded",
+        b"action=resubscribe",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(app.scan("SUPPRESSION_TABLE").await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_post_body_gets_400() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Garbage"));
+    let response = request(
+        &app,
+        "POST",
+        &token,
+        "application/json",
+        b"{\"unsubscribe\":true}",
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert!(app.scan("SUPPRESSION_TABLE").await.is_empty());
+}
