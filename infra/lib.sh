@@ -1,6 +1,6 @@
-# Shared shell functions of the infra scripts. Source it; do not run it.
-# Everything started here listens on 127.0.0.1 (DynamoDB Local cannot be bound to one
-# interface and listens on all; clients reach it at 127.0.0.1) and is stopped by process id.
+# Shared shell functions of the infra scripts, to be sourced rather than run.
+# Everything started here listens on 127.0.0.1 and is stopped by process id. DynamoDB Local is
+# the exception: it cannot be bound to one interface, so it listens on all, and clients use 127.0.0.1.
 
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROJECT_DIR="$(dirname "$INFRA_DIR")"
@@ -52,7 +52,7 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# wait_for_http URL NAME PID: waits up to 60 s for any HTTP answer from URL.
+# wait_for_http URL NAME PID: waits up to 60 s for any HTTP response from URL.
 wait_for_http() {
     local url="$1" name="$2" pid="$3"
     for _ in $(seq 1 300); do
@@ -60,7 +60,7 @@ wait_for_http() {
         kill -0 "$pid" 2>/dev/null || die "$name exited during start-up; see its log in $STATE_DIR"
         sleep 0.2
     done
-    die "$name did not answer on $url within 60 s"
+    die "$name did not respond on $url within 60 s; see its log in $STATE_DIR"
 }
 
 # start_servers STATE_DIR DYNAMODB_PORT MOTO_PORT: starts both emulators in the background.

@@ -17,7 +17,7 @@ pub enum ConfigError {
     Invalid {
         /// Variable name.
         name: &'static str,
-        /// What is wrong with it.
+        /// The problem with the value.
         reason: String,
     },
 }
@@ -68,8 +68,8 @@ impl Config {
 
     /// Reads the configuration through `lookup`, so tests can supply variables without touching
     /// the process environment.
-    // NOTE: the pepper and token keys come from plain variables; a deployment sets them from
-    // Secrets Manager dynamic references, so they are resolved when the stack deploys.
+    // NOTE: the pepper and token keys come from plain variables. A deployment fills them from
+    // Secrets Manager dynamic references, which CloudFormation resolves when the stack deploys.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
             lookup(name)

@@ -3,7 +3,7 @@
 //! A token is URL-safe base64 (no padding) of
 //! `version (1) | key id length (1) | key id | store id length (1) | store id | customer key (16) | MAC (16)`,
 //! where the MAC is HMAC-SHA256 over every preceding byte, truncated to 16 bytes. It carries no
-//! email address and does not expire; a key id lets keys rotate while links in old emails keep
+//! email address and does not expire. The key id lets keys rotate, and links in old emails keep
 //! working as long as their key stays in the key ring.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +17,7 @@ use crate::domain::{CustomerKey, StoreId};
 
 const VERSION: u8 = 1;
 const MAC_BYTES: usize = 16;
-/// Longest token accepted, in characters, so a huge query string is rejected before decoding.
+/// Maximum token length accepted, in characters, so a huge query string is rejected before decoding.
 const MAX_TOKEN_CHARS: usize = 256;
 
 /// The identity an unsubscribe token stands for.
@@ -29,7 +29,7 @@ pub struct UnsubscribeToken {
     pub customer: CustomerKey,
 }
 
-/// Reason a token was rejected. All variants get the same answer from the unsubscribe page.
+/// Reason a token was rejected. The unsubscribe page shows the same error for every variant.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidToken {
     /// The token is not base64url or is cut short.

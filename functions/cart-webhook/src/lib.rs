@@ -19,7 +19,7 @@ use shopify::CheckoutInput;
 /// Largest webhook body accepted, in bytes (256 KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Why a webhook was not handled. Client errors get a short reason; the cause chain of
+/// Errors of the webhook handler. Client errors get a short reason, and the cause chain of
 /// unexpected errors goes to the log only.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -32,8 +32,8 @@ pub enum WebhookError {
     /// The body is larger than [`MAX_BODY_BYTES`].
     #[error("body is larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
-    /// The signature is missing, malformed or wrong, or the shop is unknown. One answer for all,
-    /// so the response does not reveal which shops exist.
+    /// The signature is missing, malformed or wrong, or the shop is unknown. All four get the same
+    /// response, so it does not reveal which shops exist.
     #[error("invalid webhook signature")]
     Unauthorized,
     /// A required header is missing or the body is malformed.

@@ -1,8 +1,8 @@
 //! Shopify webhooks: signature verification and the allowed fields of checkouts and orders.
 //!
-//! The payload structs name only the fields this product may store; serde skips every other
-//! field (addresses, phone, names, notes, payment details, the customer object, client details),
-//! so they never reach memory as values, let alone storage or logs.
+//! The payload structs name only the fields this product may store. Serde skips every other field
+//! (addresses, phone, names, notes, payment details, the customer object, client details), so
+//! those values are never parsed, stored or logged.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-/// Longest text kept from a title, in characters.
+/// Maximum title length kept, in characters.
 const MAX_TITLE_CHARS: usize = 255;
 /// Longest URL kept, in bytes.
 const MAX_URL_BYTES: usize = 2_048;
@@ -74,18 +74,18 @@ struct ShopifyCheckout {
     completed_at: Option<String>,
 }
 
-/// What a checkout webhook amounts to.
+/// The outcome of parsing a checkout webhook.
 #[derive(Debug)]
 pub enum CheckoutInput {
     /// A cart to store.
     Cart(Cart),
-    /// The checkout carries no email address, so there is nobody to remind.
+    /// The checkout has no email address, so no email can be sent.
     NoEmail,
     /// The checkout is already completed; the order webhook handles it.
     Completed,
 }
 
-/// Reason a payload was rejected, for the 400 answer.
+/// Reason a payload was rejected, returned in the 400 response.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidPayload(pub String);

@@ -28,7 +28,7 @@ const SAFETY_MARGIN: Duration = Duration::from_secs(10);
 /// Delay before a send that failed transiently is tried again, in seconds.
 const RETRY_DELAY_SECONDS: i64 = 60;
 
-/// What one run did, returned as the invocation's result and logged.
+/// Counts of one run's outcomes, returned as the invocation result and logged.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct RunSummary {
     /// Due carts read from the index.
@@ -51,8 +51,8 @@ pub struct RunSummary {
     pub deferred: usize,
 }
 
-/// Runs one sender pass until every due cart is handled or `deadline` (minus a safety margin)
-/// comes near; whatever is left stays due for the next run.
+/// Runs one sender pass until every due cart is handled or `deadline` minus a safety margin
+/// passes. Carts not reached stay due for the next run.
 #[tracing::instrument(skip_all, fields(run_id))]
 pub async fn run(context: &Context, deadline: Instant) -> Result<RunSummary, StorageError> {
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -193,7 +193,7 @@ async fn drop_suppressed(
         }
     }
 
-    let mut kept = Vec::with_capacity(carts.len());
+    let mut sendable = Vec::with_capacity(carts.len());
     for cart in carts {
         if suppressed.contains(&(cart.store_id.clone(), cart.customer.clone())) {
             state
@@ -208,10 +208,10 @@ async fn drop_suppressed(
                 .await?;
             state.count(|s| s.suppressed += 1);
         } else {
-            kept.push(cart);
+            sendable.push(cart);
         }
     }
-    Ok(kept)
+    Ok(sendable)
 }
 
 #[tracing::instrument(skip_all, fields(store_id = %cart.store_id, customer_key = %cart.customer, cart_id = %cart.cart_id, step = cart.step))]

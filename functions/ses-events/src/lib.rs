@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use parse::{parse_invocation, SesEvent, SesEventKind};
 
-/// What one invocation did.
+/// Counts of one invocation's outcomes.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct Summary {
     /// SES events read from the invocation.

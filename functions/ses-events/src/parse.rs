@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-/// The kinds of SES event this product tells apart.
+/// SES event types the handler distinguishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SesEventKind {
     /// A bounce; `permanent` for a hard bounce.

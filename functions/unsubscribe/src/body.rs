@@ -1,6 +1,6 @@
 //! POST bodies: the RFC 8058 one-click body (form-encoded or multipart) and the page's actions.
 
-/// What a POST asks for.
+/// The action a POST body requests.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     /// `List-Unsubscribe=One-Click`, from a mail client.

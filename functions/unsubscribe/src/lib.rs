@@ -19,7 +19,7 @@ use lambda_http::{Body, Request, Response};
 /// Largest POST body read, in bytes; a one-click body is 26 bytes.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Why a request failed.
+/// Errors of the unsubscribe function.
 #[derive(Debug, thiserror::Error)]
 pub enum UnsubscribeError {
     /// The route does not exist.
@@ -176,7 +176,7 @@ async fn post(
     }
 }
 
-/// Stores the unsubscribe before answering, then stops every pending email of the shopper at
+/// Stores the unsubscribe before the response is sent, then stops every pending email of the shopper at
 /// this store. Repeating it changes nothing.
 #[tracing::instrument(skip_all, fields(store_id = %token.store_id, customer_key = %token.customer))]
 async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), UnsubscribeError> {

@@ -20,7 +20,7 @@ pub async fn sent_messages(moto_url: &str) -> anyhow::Result<Vec<SentMessage>> {
         .await
         .context("failed to reach moto")?
         .error_for_status()
-        .context("moto refused the data request")?
+        .context("moto rejected the data request")?
         .json()
         .await
         .context("moto data is not JSON")?;

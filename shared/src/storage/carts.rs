@@ -22,7 +22,7 @@ pub const CART_RETENTION_SECONDS: i64 = 60 * 86_400;
 /// Attempts of a transaction that lost a race with another writer of the same items.
 const CONFLICT_ATTEMPTS: u32 = 4;
 
-/// What an upsert did.
+/// Outcome of an upsert.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpsertOutcome {
     /// The cart was stored and its first email scheduled (or moved later).
@@ -46,7 +46,7 @@ pub enum UpsertOutcome {
     Suppressed,
 }
 
-/// Why pending emails stop.
+/// Reason pending emails stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     /// The shopper ordered.

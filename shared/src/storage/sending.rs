@@ -2,7 +2,7 @@
 //!
 //! A send moves a cart through three writes: a claim (one transaction that also checks both
 //! do-not-email scopes and the frequency cap), the SES call, and a completion that records the
-//! message and schedules the next step. A claim holds the cart off the due-index for
+//! message and schedules the next step. A claim keeps the cart off the due-index for
 //! [`CLAIM_LEASE_SECONDS`]; a cart found with an expired claim belonged to a run that died
 //! between claim and completion, so that step is skipped rather than risk sending it twice.
 
@@ -19,8 +19,8 @@ use super::{message_sk, Storage, StorageError, DUE_INDEX, PROFILE_SK};
 use crate::clock::UnixSeconds;
 use crate::domain::{CustomerKey, LineItem, StoreId};
 
-/// How long a claim keeps a cart from other runs, in seconds: longer than the 15-minute
-/// maximum Lambda timeout, so a live run never loses its claim.
+/// How long a claim keeps a cart from other runs, in seconds. It is longer than the 15-minute
+/// maximum Lambda timeout (the template sets 300 s), so a run never outlives its claims.
 pub const CLAIM_LEASE_SECONDS: i64 = 16 * 60;
 
 /// A cart whose next email is due, as read from the due-index.

@@ -1,5 +1,5 @@
-//! The do-not-email list. It holds customer keys only, survives a data erasure, and only the
-//! shopper's own opt-back-in removes an entry (and then only an unsubscribe).
+//! The do-not-email list. It contains customer keys only and survives a data erasure. Only the
+//! shopper's own opt-back-in removes an entry, and only an unsubscribe entry.
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,7 +32,7 @@ impl Scope {
     }
 }
 
-/// Why an address is on the list.
+/// Reason an address is on the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SuppressionReason {
     /// The shopper unsubscribed; only this reason can be lifted by opting back in.
