@@ -37,6 +37,20 @@ pub struct Tables {
     pub stats: String,
 }
 
+impl Tables {
+    /// Names only the stores table, for tools that touch nothing else; the other names are empty,
+    /// so a request to those tables fails with DynamoDB's validation error.
+    pub fn stores_only(stores: String) -> Self {
+        Self {
+            stores,
+            shoppers: String::new(),
+            suppression: String::new(),
+            idempotency: String::new(),
+            stats: String::new(),
+        }
+    }
+}
+
 /// Settings of every function.
 #[derive(Clone, Debug)]
 pub struct Config {

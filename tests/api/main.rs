@@ -5,6 +5,8 @@
 
 mod support;
 
+mod cart_life;
+mod generic_webhooks;
 mod ses_feedback;
 mod unsubscribe_links;
 mod walkthrough;

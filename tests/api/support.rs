@@ -154,6 +154,134 @@ impl TestApp {
             .collect()
     }
 
+    /// Routes every domain event of this copy's bus to a new SQS queue, so tests can read them
+    /// back; returns the queue URL.
+    pub async fn capture_events(&self) -> String {
+        let sqs = aws_sdk_sqs::Client::new(&self.stack.sdk);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("events-{}", self.id))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+
+        let events = aws_sdk_eventbridge::Client::new(&self.stack.sdk);
+        let bus = &self.stack.settings["EVENT_BUS_NAME"];
+        events
+            .put_rule()
+            .name(format!("capture-{}", self.id))
+            .event_bus_name(bus)
+            .event_pattern(json!({ "source": [common::events::SOURCE] }).to_string())
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(format!("capture-{}", self.id))
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        queue_url
+    }
+
+    /// Reads every event the capture queue holds.
+    pub async fn captured_events(&self, queue_url: &str) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.stack.sdk);
+        let mut events = Vec::new();
+        loop {
+            let output = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                events.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Reads one item of the shoppers table.
+    pub async fn shopper_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Option<HashMap<String, AttributeValue>> {
+        self.context
+            .storage
+            .client()
+            .get_item()
+            .table_name(&self.stack.settings["SHOPPERS_TABLE"])
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    /// Returns the partition key of a shopper of this store.
+    pub fn shopper_pk(&self, email: &str) -> String {
+        let customer = self
+            .context
+            .config
+            .pepper
+            .customer_key(&common::domain::EmailAddress::parse(email).unwrap());
+        common::storage::shopper_pk(&self.store.id, &customer)
+    }
+
+    /// Reads today's stats item of the store.
+    pub async fn stats_today(&self) -> HashMap<String, AttributeValue> {
+        self.context
+            .storage
+            .client()
+            .get_item()
+            .table_name(&self.stack.settings["STATS_TABLE"])
+            .key("store_id", AttributeValue::S(self.store.id.to_string()))
+            .key(
+                "day",
+                AttributeValue::S(common::clock::utc_day(common::clock::now())),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default()
+    }
+
     /// Reads every item of a table, by its environment variable name (test inspection only).
     pub async fn scan(&self, env_var: &str) -> Vec<HashMap<String, AttributeValue>> {
         let table = &self.stack.settings[env_var];

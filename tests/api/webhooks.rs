@@ -127,13 +127,23 @@ async fn same_event_id_twice_has_one_effect() {
 async fn stored_cart_keeps_no_personal_data_beyond_email_and_contents() {
     let app = TestApp::new().await;
     let email = app.email("Privacy");
-    let body = serde_json::to_vec(&checkout(&email, &format!("cart-{}", app.id), 7_200)).unwrap();
+    let mut rich = checkout(&email, &format!("cart-{}", app.id), 7_200);
+    rich["payment_details"] = json!({
+        "credit_card_bin": "424242", "credit_card_number": "•••• •••• •••• 4242",
+        "credit_card_company": "Visa", "avs_result_code": "Y", "cvv_result_code": "M"
+    });
+    rich["browser_ip"] = json!("203.0.113.45");
+    rich["client_details"] = json!({
+        "browser_ip": "203.0.113.45", "accept_language": "de-DE,de;q=0.9",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "session_hash": "9ad0b1c2"
+    });
+    let body = serde_json::to_vec(&rich).unwrap();
     assert_eq!(app.shopify_webhook("checkouts/create", &body).await.0, 200);
 
     let items = app.scan("SHOPPERS_TABLE").await;
-    assert_eq!(items.len(), 1);
-    let stored = format!("{:?}", items[0]);
-    for personal in [
+    assert_eq!(items.len(), 2, "the cart and its alias");
+    let stored = format!("{items:?}");
+    let personal_data = [
         "Invalidenstrasse",
         "Berlin",
         "1234567",
@@ -144,7 +154,14 @@ async fn stored_cart_keeps_no_personal_data_beyond_email_and_contents() {
         "gift",
         "203.0.113",
         "7012345678901",
-    ] {
+        "4242",
+        "Visa",
+        "Mozilla",
+        "9ad0b1c2",
+        "de-DE,de",
+        "J.S.",
+    ];
+    for personal in personal_data {
         assert!(
             !stored.contains(personal),
             "stored item contains {personal:?}"
@@ -155,4 +172,66 @@ async fn stored_cart_keeps_no_personal_data_beyond_email_and_contents() {
         "the normalized address is stored"
     );
     assert!(stored.contains("Merino Wool Beanie"));
+
+    let cart = items
+        .iter()
+        .find(|item| item["sk"].as_s().unwrap().starts_with("cart#"))
+        .unwrap();
+    let mut attributes: Vec<&str> = cart.keys().map(String::as_str).collect();
+    attributes.sort_unstable();
+    let allowed = [
+        "cart_id",
+        "cart_updated_at",
+        "created_at",
+        "currency",
+        "customer_key",
+        "due_at",
+        "due_shard",
+        "email",
+        "expires_at",
+        "kind",
+        "line_items",
+        "locale",
+        "next_step",
+        "pk",
+        "recovery_url",
+        "sk",
+        "status",
+        "store_id",
+        "total_price",
+    ];
+    assert_eq!(attributes, allowed);
+    for line in cart["line_items"].as_l().unwrap() {
+        let mut fields: Vec<&str> = line.as_m().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["price", "quantity", "title", "variant_title"]);
+    }
+}
+
+#[tokio::test]
+async fn storage_failure_gets_500_so_the_store_retries() {
+    let app = TestApp::new().await;
+    let mut settings = app.stack.settings.clone();
+    settings.insert("SHOPPERS_TABLE".into(), format!("missing-{}", app.id));
+    let broken = common::Context::new(
+        common::Config::from_lookup(|name| settings.get(name).cloned()).unwrap(),
+        &app.stack.sdk,
+    );
+
+    let body = serde_json::to_vec(&checkout(
+        &app.email("Retry"),
+        &format!("cart-{}", app.id),
+        7_200,
+    ))
+    .unwrap();
+    let headers = json!({
+        "content-type": "application/json",
+        "x-shopify-topic": "checkouts/create",
+        "x-shopify-shop-domain": app.store.shop_domain,
+        "x-shopify-hmac-sha256": app.shopify_signature(&body),
+    });
+    let request = api_gateway_request("POST", "/webhooks/shopify", "", headers, &body, false);
+    let (status, response) = json_response(cart_webhook::handle(&broken, request).await);
+    assert_eq!(status, 500);
+    assert_eq!(response["error"], json!("storage failed"));
 }

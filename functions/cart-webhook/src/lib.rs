@@ -1,10 +1,18 @@
 //! Cart webhook function: verifies a store's webhook, keeps only the allowed fields, stores the
 //! cart and schedules its first recovery email; an order stops recovery.
+//!
+//! Routes: `POST /webhooks/shopify` (Shopify topics, store found by X-Shopify-Shop-Domain) and
+//! `POST /webhooks/generic/{store_id}` (the documented generic schema).
 
+pub mod generic;
 pub mod shopify;
 
+use std::collections::BTreeSet;
+
 use common::clock::{self, UnixSeconds};
-use common::domain::{Platform, Store};
+use common::domain::{
+    to_minor_units, Cart, CartId, CustomerKey, EmailAddress, Platform, Store, StoreId,
+};
 use common::events::DomainEvent;
 use common::storage::{Counter, StopReason, StorageError, UpsertOutcome};
 use common::telemetry::cause_chain;
@@ -32,8 +40,8 @@ pub enum WebhookError {
     /// The body is larger than [`MAX_BODY_BYTES`].
     #[error("body is larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
-    /// The signature is missing, malformed or wrong, or the shop is unknown. All four get the same
-    /// response, so it does not reveal which shops exist.
+    /// The signature is missing, malformed, wrong or expired, or the store is unknown. All get
+    /// the same response, so it does not reveal which stores exist.
     #[error("invalid webhook signature")]
     Unauthorized,
     /// A required header is missing or the body is malformed.
@@ -57,7 +65,23 @@ impl WebhookError {
     }
 }
 
+/// An order, reduced to what stops recovery and attributes revenue.
+#[derive(Debug, Clone)]
+pub struct OrderInput {
+    /// The platform's order id.
+    pub order_id: String,
+    /// The buyer's address, when the order has one.
+    pub email: Option<EmailAddress>,
+    /// Checkout and cart tokens of the order, which match carts stored under another address.
+    pub cart_ids: Vec<CartId>,
+    /// Order currency.
+    pub currency: Option<String>,
+    /// Order total as a decimal string.
+    pub total_price: Option<String>,
+}
+
 /// Handles one webhook request and always returns a response; errors become 4xx or 5xx.
+#[tracing::instrument(skip_all, fields(store_id, shop_domain, topic, event_id, customer_key))]
 pub async fn handle(context: &Context, request: Request) -> Response<Body> {
     match route(context, &request).await {
         Ok(outcome) => json_response(StatusCode::OK, json!({ "result": outcome })),
@@ -75,9 +99,13 @@ pub async fn handle(context: &Context, request: Request) -> Response<Body> {
 
 async fn route(context: &Context, request: &Request) -> Result<&'static str, WebhookError> {
     let path = request.uri().path().trim_end_matches('/');
-    if path != "/webhooks/shopify" {
+    let platform = if path == "/webhooks/shopify" {
+        None
+    } else if let Some(store_id) = path.strip_prefix("/webhooks/generic/") {
+        Some(store_id.to_owned())
+    } else {
         return Err(WebhookError::NotFound);
-    }
+    };
     if request.method() != http::Method::POST {
         return Err(WebhookError::MethodNotAllowed);
     }
@@ -85,32 +113,37 @@ async fn route(context: &Context, request: &Request) -> Result<&'static str, Web
     if body.len() > MAX_BODY_BYTES {
         return Err(WebhookError::TooLarge);
     }
-    shopify_webhook(context, request, body).await
+    match platform {
+        None => shopify_webhook(context, request, body).await,
+        Some(store_id) => generic_webhook(context, request, &store_id, body).await,
+    }
 }
 
-#[tracing::instrument(skip_all, fields(store_id, topic, event_id, customer_key))]
+fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 async fn shopify_webhook(
     context: &Context,
     request: &Request,
     body: &[u8],
 ) -> Result<&'static str, WebhookError> {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-
-    let signature = header("x-shopify-hmac-sha256").ok_or(WebhookError::Unauthorized)?;
-    let domain = header("x-shopify-shop-domain").ok_or(WebhookError::Unauthorized)?;
+    let span = tracing::Span::current();
+    let signature = header(request, "x-shopify-hmac-sha256").ok_or(WebhookError::Unauthorized)?;
+    let domain = header(request, "x-shopify-shop-domain").ok_or(WebhookError::Unauthorized)?;
+    span.record("shop_domain", domain);
     let store = context
         .storage
         .store_by_domain(domain)
         .await?
         .filter(|store| store.platform == Platform::Shopify)
         .ok_or(WebhookError::Unauthorized)?;
-    tracing::Span::current().record("store_id", store.id.as_str());
+    span.record("store_id", store.id.as_str());
     if !shopify::signature_is_valid(
         store.webhook_secret.expose_secret().as_bytes(),
         body,
@@ -119,20 +152,31 @@ async fn shopify_webhook(
         return Err(WebhookError::Unauthorized);
     }
 
-    let topic = header("x-shopify-topic")
+    let topic = header(request, "x-shopify-topic")
         .ok_or_else(|| WebhookError::BadRequest("X-Shopify-Topic header is missing".into()))?;
-    let event_id = header("x-shopify-event-id").or(header("x-shopify-webhook-id"));
-    tracing::Span::current().record("topic", topic);
+    let event_id =
+        header(request, "x-shopify-event-id").or(header(request, "x-shopify-webhook-id"));
+    span.record("topic", topic);
     if let Some(id) = event_id {
-        tracing::Span::current().record("event_id", id);
+        span.record("event_id", id);
     }
 
     let now = clock::now();
     let outcome = match topic {
         "checkouts/create" | "checkouts/update" => {
-            checkout(context, &store, body, event_id, now).await?
+            match shopify::parse_checkout(body).map_err(|e| WebhookError::BadRequest(e.0))? {
+                CheckoutInput::Cart(cart) => {
+                    let dedupe_id = event_id.map(|id| format!("shopify#{}#{id}", store.id));
+                    apply_cart(context, &store, &cart, dedupe_id.as_deref(), now).await?
+                }
+                CheckoutInput::NoEmail => "ignored: no email",
+                CheckoutInput::Completed => "ignored: completed",
+            }
         }
-        "orders/create" => order(context, &store, body, now).await?,
+        "orders/create" => {
+            let order = shopify::parse_order(body).map_err(|e| WebhookError::BadRequest(e.0))?;
+            apply_order(context, &store, &order, now).await?
+        }
         // NOTE: the compliance topics are acknowledged but the data report and erasure are not
         // built yet; Shopify requires a 200 from them.
         "customers/data_request" | "customers/redact" | "shop/redact" => "acknowledged",
@@ -143,34 +187,73 @@ async fn shopify_webhook(
     Ok(outcome)
 }
 
-async fn checkout(
+async fn generic_webhook(
+    context: &Context,
+    request: &Request,
+    store_id: &str,
+    body: &[u8],
+) -> Result<&'static str, WebhookError> {
+    let span = tracing::Span::current();
+    let signature = header(request, "x-cart-signature").ok_or(WebhookError::Unauthorized)?;
+    let store_id = StoreId::parse(store_id).map_err(|_| WebhookError::Unauthorized)?;
+    span.record("store_id", store_id.as_str());
+    let store = context
+        .storage
+        .store(&store_id)
+        .await?
+        .filter(|store| store.platform == Platform::Generic)
+        .ok_or(WebhookError::Unauthorized)?;
+
+    let now = clock::now();
+    generic::verify_signature(
+        store.webhook_secret.expose_secret().as_bytes(),
+        body,
+        signature,
+        now,
+    )
+    .map_err(|reason| {
+        tracing::warn!(?reason, "generic webhook signature rejected");
+        WebhookError::Unauthorized
+    })?;
+
+    let (event_id, event) = generic::parse(body).map_err(|e| WebhookError::BadRequest(e.0))?;
+    if let Some(id) = &event_id {
+        span.record("event_id", id.as_str());
+    }
+    let outcome = match event {
+        generic::GenericEvent::Cart(cart) => {
+            span.record("topic", "cart.updated");
+            let dedupe_id = event_id.map(|id| format!("generic#{}#{id}", store.id));
+            apply_cart(context, &store, &cart, dedupe_id.as_deref(), now).await?
+        }
+        generic::GenericEvent::CartWithoutEmail => "ignored: no email",
+        generic::GenericEvent::Order(order) => {
+            span.record("topic", "order.created");
+            apply_order(context, &store, &order, now).await?
+        }
+        generic::GenericEvent::Unknown => "ignored",
+    };
+    tracing::info!(outcome, "webhook handled");
+    Ok(outcome)
+}
+
+/// Stores a cart and schedules its first email; counts and announces a new cart.
+async fn apply_cart(
     context: &Context,
     store: &Store,
-    body: &[u8],
-    event_id: Option<&str>,
+    cart: &Cart,
+    dedupe_id: Option<&str>,
     now: UnixSeconds,
 ) -> Result<&'static str, WebhookError> {
-    let cart = match shopify::parse_checkout(body).map_err(|e| WebhookError::BadRequest(e.0))? {
-        CheckoutInput::Cart(cart) => cart,
-        CheckoutInput::NoEmail => return Ok("ignored: no email"),
-        CheckoutInput::Completed => return Ok("ignored: completed"),
-    };
     let customer = context.config.pepper.customer_key(&cart.email);
     tracing::Span::current().record("customer_key", customer.as_str());
 
-    let dedupe_id = event_id.map(|id| format!("shopify#{}#{id}", store.id));
+    let sequence = store.sequence_or(&context.config.default_sequence);
     let outcome = context
         .storage
-        .upsert_cart(
-            &store.id,
-            &customer,
-            &cart,
-            store.sequence_or(&context.config.default_sequence),
-            dedupe_id.as_deref(),
-            now,
-        )
+        .upsert_cart(&store.id, &customer, cart, sequence, dedupe_id, now)
         .await?;
-    tracing::info!(cart_id = %cart.id, ?outcome, customer_key = %customer, "cart upserted");
+    tracing::info!(cart_id = %cart.id, ?outcome, "cart upserted");
 
     Ok(match outcome {
         UpsertOutcome::Scheduled { created: true, .. } => {
@@ -178,15 +261,8 @@ async fn checkout(
                 .storage
                 .add_counters(&store.id, now, &[(Counter::Carts, 1)])
                 .await?;
-            context
-                .events
-                .publish(vec![DomainEvent::cart_abandoned(
-                    &store.id,
-                    &customer,
-                    cart.id.as_str(),
-                    now,
-                )])
-                .await;
+            let event = DomainEvent::cart_abandoned(&store.id, &customer, cart.id.as_str(), now);
+            context.events.publish(vec![event]).await;
             "scheduled"
         }
         UpsertOutcome::Scheduled { created: false, .. } => "rescheduled",
@@ -199,45 +275,99 @@ async fn checkout(
     })
 }
 
-async fn order(
+/// Stops every pending email of the buyer at this store, found by normalized address and by the
+/// order's cart tokens, and records a recovered cart with its revenue when a recovery email had
+/// gone out. Repeated deliveries find the carts already ordered and change nothing.
+async fn apply_order(
     context: &Context,
     store: &Store,
-    body: &[u8],
+    order: &OrderInput,
     now: UnixSeconds,
 ) -> Result<&'static str, WebhookError> {
-    // NOTE: an order without an email address is not matched to carts by checkout token yet.
-    let Some(email) = shopify::parse_order(body).map_err(|e| WebhookError::BadRequest(e.0))? else {
-        return Ok("ignored: no email");
-    };
-    let customer = context.config.pepper.customer_key(&email);
+    let mut customers: BTreeSet<CustomerKey> = BTreeSet::new();
+    if let Some(email) = &order.email {
+        customers.insert(context.config.pepper.customer_key(email));
+    }
+    for cart_id in &order.cart_ids {
+        if let Some(owner) = context
+            .storage
+            .cart_owner(&store.id, cart_id.as_str())
+            .await?
+        {
+            customers.insert(owner);
+        }
+    }
+    if customers.is_empty() {
+        return Ok("ignored: no matching shopper");
+    }
 
-    let stopped = context
-        .storage
-        .stop_carts(&store.id, &customer, StopReason::Ordered, now)
-        .await?;
-    let recovered: Vec<_> = stopped.iter().filter(|cart| cart.emails_sent > 0).collect();
-    tracing::info!(customer_key = %customer, stopped = stopped.len(), recovered = recovered.len(), "order stopped recovery");
+    let reason = StopReason::Ordered {
+        order_id: order.order_id.clone(),
+    };
+    let mut stopped_count = 0;
+    let mut recovered = Vec::new();
+    for customer in &customers {
+        let stopped = context
+            .storage
+            .stop_carts(&store.id, customer, reason.clone(), now)
+            .await?;
+        stopped_count += stopped.len();
+        recovered.extend(
+            stopped
+                .into_iter()
+                .filter(|cart| cart.emails_sent > 0)
+                .map(|cart| (customer.clone(), cart)),
+        );
+    }
+    tracing::info!(order_id = %order.order_id, stopped = stopped_count, recovered = recovered.len(), "order stopped recovery");
 
     if !recovered.is_empty() {
-        context
-            .storage
-            .add_counters(
-                &store.id,
-                now,
-                &[(Counter::Recovered, recovered.len() as i64)],
-            )
-            .await?;
-        let events = recovered
-            .iter()
-            .map(|cart| DomainEvent::cart_recovered(&store.id, &customer, &cart.cart_id, now))
-            .collect();
-        context.events.publish(events).await;
+        record_recovery(context, &store.id, order, &recovered, now).await?;
     }
-    Ok(if stopped.is_empty() {
+    Ok(if stopped_count == 0 {
         "no pending carts"
     } else {
         "stopped"
     })
+}
+
+async fn record_recovery(
+    context: &Context,
+    store: &StoreId,
+    order: &OrderInput,
+    recovered: &[(CustomerKey, common::storage::StoppedCart)],
+    now: UnixSeconds,
+) -> Result<(), WebhookError> {
+    // One order recovers its carts once: the count is per order, the revenue the order's total.
+    context
+        .storage
+        .add_counters(store, now, &[(Counter::Recovered, 1)])
+        .await?;
+    let (currency, total) = match (&order.currency, &order.total_price) {
+        (Some(currency), Some(total)) => (currency.clone(), total.clone()),
+        _ => (
+            recovered[0].1.currency.clone(),
+            recovered[0].1.total_price.clone(),
+        ),
+    };
+    match to_minor_units(&total, &currency) {
+        Some(minor) if currency.len() == 3 => {
+            context
+                .storage
+                .add_revenue(store, now, &currency, minor)
+                .await?
+        }
+        _ => {
+            tracing::warn!(order_id = %order.order_id, "order total or currency is unreadable; revenue not counted")
+        }
+    }
+
+    let events = recovered
+        .iter()
+        .map(|(customer, cart)| DomainEvent::cart_recovered(store, customer, &cart.cart_id, now))
+        .collect();
+    context.events.publish(events).await;
+    Ok(())
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {

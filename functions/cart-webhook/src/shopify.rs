@@ -8,6 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::clock;
 use common::domain::{Cart, CartId, EmailAddress, LineItem, MAX_LINE_ITEMS};
+
+use crate::OrderInput;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -178,7 +180,7 @@ fn line_item(item: ShopifyLineItem) -> Result<LineItem, InvalidPayload> {
 }
 
 /// Accepts a price given as a JSON string or number, such as `"19.90"` or `19.9`.
-fn decimal(value: Option<&serde_json::Value>) -> Option<String> {
+pub(crate) fn decimal(value: Option<&serde_json::Value>) -> Option<String> {
     let text = match value? {
         serde_json::Value::String(text) => text.trim().to_owned(),
         serde_json::Value::Number(number) => number.to_string(),
@@ -194,11 +196,11 @@ fn decimal(value: Option<&serde_json::Value>) -> Option<String> {
     valid.then_some(text)
 }
 
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     text.chars().take(MAX_TITLE_CHARS).collect()
 }
 
-fn web_url(url: String) -> Option<String> {
+pub(crate) fn web_url(url: String) -> Option<String> {
     let ok =
         url.len() <= MAX_URL_BYTES && (url.starts_with("https://") || url.starts_with("http://"));
     ok.then_some(url)
@@ -207,33 +209,67 @@ fn web_url(url: String) -> Option<String> {
 #[derive(Deserialize)]
 struct ShopifyOrder {
     #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
     email: Option<String>,
     #[serde(default)]
     contact_email: Option<String>,
+    #[serde(default)]
+    checkout_token: Option<String>,
+    #[serde(default)]
+    cart_token: Option<String>,
+    #[serde(default)]
+    presentment_currency: Option<String>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    total_price: Option<serde_json::Value>,
 }
 
-/// Parses an orders/create body into the buyer's address, or `None` when it has none.
-pub fn parse_order(body: &[u8]) -> Result<Option<EmailAddress>, InvalidPayload> {
+/// Parses an orders/create body into the fields that stop recovery and attribute revenue.
+pub fn parse_order(body: &[u8]) -> Result<OrderInput, InvalidPayload> {
     let order: ShopifyOrder = serde_json::from_slice(body).map_err(|e| {
         InvalidPayload(format!(
             "body is not an order JSON object: {}",
             e.classify_name()
         ))
     })?;
-    let Some(raw) = order
+
+    let email = match order
         .email
         .or(order.contact_email)
         .filter(|e| !e.trim().is_empty())
-    else {
-        return Ok(None);
+    {
+        Some(raw) => {
+            Some(EmailAddress::parse(&raw).map_err(|e| InvalidPayload(format!("email: {e}")))?)
+        }
+        None => None,
     };
-    EmailAddress::parse(&raw)
-        .map(Some)
-        .map_err(|e| InvalidPayload(format!("email: {e}")))
+    let order_id = match order.id {
+        Some(serde_json::Value::Number(number)) => number.to_string(),
+        Some(serde_json::Value::String(text)) if !text.is_empty() => text,
+        _ => return Err(InvalidPayload("order has no id".into())),
+    };
+    let cart_ids = [order.checkout_token, order.cart_token]
+        .into_iter()
+        .flatten()
+        .filter_map(|token| CartId::parse(&token).ok())
+        .collect();
+
+    Ok(OrderInput {
+        order_id,
+        email,
+        cart_ids,
+        currency: order
+            .presentment_currency
+            .or(order.currency)
+            .map(|c| c.to_ascii_uppercase()),
+        total_price: decimal(order.total_price.as_ref()),
+    })
 }
 
 /// Short name of a JSON error class, which never echoes the body.
-trait ClassifyName {
+pub(crate) trait ClassifyName {
     fn classify_name(&self) -> &'static str;
 }
 

@@ -1,16 +1,18 @@
 //! `local-stack`: runs the whole product on this machine.
 //!
-//! `local-stack serve` provisions resources and serves the functions; `local-stack outbox`
-//! prints the mail in the local SES outbox. The endpoints come from the standard AWS variables
-//! that `infra/run-local` sets.
+//! `local-stack provision` creates the resources and prints their names, `local-stack serve`
+//! provisions them and serves the functions, and `local-stack outbox` prints the mail in the
+//! local SES outbox. The endpoints come from the standard AWS variables that `infra/run-local` sets.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use common::domain::{Platform, Store, StoreId};
 use local_stack::{outbox, provision, server};
+
+/// Prefix of every local resource name, such as the table `local-ShoppersTable`.
+const PREFIX: &str = "local";
 
 /// Settings the local stack passes through from its environment to the functions.
 const PASSED_SETTINGS: [&str; 6] = [
@@ -28,8 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
+        Some("provision") => provision_only().await,
         Some("outbox") => print_outbox().await,
-        Some(other) => bail!("unknown command {other:?}; use `serve` or `outbox`"),
+        Some(other) => bail!("unknown command {other:?}; use `provision`, `serve` or `outbox`"),
     }
 }
 
@@ -52,8 +55,7 @@ async fn serve() -> anyhow::Result<()> {
             settings.insert(name.to_owned(), value);
         }
     }
-    let stack = provision::Stack::create("local", &sender_domain, settings).await?;
-    register_demo_store(&stack, &sender_domain).await?;
+    let stack = provision::Stack::create(PREFIX, &sender_domain, settings).await?;
 
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(address)
@@ -84,24 +86,17 @@ async fn serve() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Registers the demo store the walkthrough's sample webhooks come from.
-// NOTE: the demo store is written on every start; an operator tool for stores comes later.
-async fn register_demo_store(stack: &provision::Stack, sender_domain: &str) -> anyhow::Result<()> {
-    let secret =
-        std::env::var("LOCAL_WEBHOOK_SECRET").context("LOCAL_WEBHOOK_SECRET is not set")?;
-    let store = Store {
-        id: StoreId::parse("demo-store")?,
-        platform: Platform::Shopify,
-        shop_domain: env_or("LOCAL_SHOP_DOMAIN", "demo-store.myshopify.com"),
-        name: "Demo Store".into(),
-        sender: format!("shop@{sender_domain}"),
-        reply_to: Some(format!("help@{sender_domain}")),
-        webhook_secret: secret.into(),
-        sequence: None,
-        default_locale: "en".into(),
-        paused: false,
-    };
-    stack.context.storage.put_store(&store).await?;
+async fn provision_only() -> anyhow::Result<()> {
+    let sdk = provision::local_sdk_config().await?;
+    let settings = provision::provision(
+        &sdk,
+        PREFIX,
+        &env_or("LOCAL_SENDER_DOMAIN", "demo-store.example"),
+    )
+    .await?;
+    for (name, value) in settings {
+        println!("{name}={value}");
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
 use common::{Config, Context};
 
 use crate::template::{load_tables, KeyElement, TableDefinition};
@@ -155,43 +156,61 @@ pub async fn create_event_bus(
 }
 
 /// Creates (and, on moto, thereby verifies) the SES domain identity and the configuration set.
+/// Existing ones are kept. moto names a duplicate configuration set
+/// `ConfigurationSetAlreadyExistsException` where SES says `AlreadyExistsException`, so any
+/// error code that ends in `AlreadyExistsException` counts as "exists".
 pub async fn create_ses_resources(
     client: &aws_sdk_sesv2::Client,
     domain: &str,
     configuration_set: &str,
 ) -> anyhow::Result<()> {
-    match client
+    let exists = |code: Option<&str>| code.is_some_and(|c| c.ends_with("AlreadyExistsException"));
+    if let Err(error) = client
         .create_email_identity()
         .email_identity(domain)
         .send()
         .await
     {
-        Ok(_) => {}
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_already_exists_exception()) => {}
-        Err(error) => {
-            return Err(error).with_context(|| format!("failed to create SES identity {domain}"))
+        if !exists(error.code()) {
+            return Err(error).with_context(|| format!("failed to create SES identity {domain}"));
         }
     }
-    match client
+    let created = client
         .create_configuration_set()
         .configuration_set_name(configuration_set)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_already_exists_exception()) =>
-        {
-            Ok(())
+        .await;
+    if let Err(error) = created {
+        if !exists(error.code()) {
+            return Err(error).with_context(|| {
+                format!("failed to create configuration set {configuration_set}")
+            });
         }
-        Err(error) => Err(error)
-            .with_context(|| format!("failed to create configuration set {configuration_set}")),
     }
+    Ok(())
+}
+
+/// Creates the tables, bus and configuration set named after `prefix` and verifies
+/// `sender_domain`; returns the settings that name them (`SHOPPERS_TABLE`, `EVENT_BUS_NAME`, …).
+/// Resources that exist are kept, so running it again is harmless.
+pub async fn provision(
+    sdk: &SdkConfig,
+    prefix: &str,
+    sender_domain: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut settings = create_tables(&aws_sdk_dynamodb::Client::new(sdk), prefix).await?;
+    let bus = format!("{prefix}-events");
+    create_event_bus(&aws_sdk_eventbridge::Client::new(sdk), &bus).await?;
+    settings.insert("EVENT_BUS_NAME".into(), bus);
+    let configuration_set = format!("{prefix}-recovery");
+    create_ses_resources(
+        &aws_sdk_sesv2::Client::new(sdk),
+        sender_domain,
+        &configuration_set,
+    )
+    .await?;
+    settings.insert("SES_CONFIGURATION_SET".into(), configuration_set);
+    Ok(settings)
 }
 
 /// A provisioned set of resources with a handler context over them.
@@ -215,20 +234,7 @@ impl Stack {
         mut settings: BTreeMap<String, String>,
     ) -> anyhow::Result<Self> {
         let sdk = local_sdk_config().await?;
-
-        let tables = create_tables(&aws_sdk_dynamodb::Client::new(&sdk), prefix).await?;
-        settings.extend(tables);
-        let bus = format!("{prefix}-events");
-        create_event_bus(&aws_sdk_eventbridge::Client::new(&sdk), &bus).await?;
-        settings.insert("EVENT_BUS_NAME".into(), bus);
-        let configuration_set = format!("{prefix}-recovery");
-        create_ses_resources(
-            &aws_sdk_sesv2::Client::new(&sdk),
-            sender_domain,
-            &configuration_set,
-        )
-        .await?;
-        settings.insert("SES_CONFIGURATION_SET".into(), configuration_set);
+        settings.extend(provision(&sdk, prefix, sender_domain).await?);
 
         let config = Config::from_lookup(|name| settings.get(name).cloned())?;
         Ok(Self {

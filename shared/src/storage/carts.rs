@@ -5,8 +5,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    CancellationReason, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
 use super::attributes::{get_opt_n, get_opt_s, n, s, Item};
@@ -47,10 +47,13 @@ pub enum UpsertOutcome {
 }
 
 /// Reason pending emails stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopReason {
-    /// The shopper ordered.
-    Ordered,
+    /// The shopper ordered; the order id is recorded on each cart.
+    Ordered {
+        /// The platform's order id.
+        order_id: String,
+    },
     /// The shopper is on the do-not-email list.
     Suppressed,
 }
@@ -121,17 +124,29 @@ impl Storage {
                 .await;
         }
 
-        match self
-            .write_cart(
-                store,
-                customer,
-                cart,
-                &CartWrite::Create { due_at },
-                event_id,
-                now,
-            )
-            .await?
-        {
+        let create = CartWrite::Create { due_at };
+        let mut result = self
+            .write_cart(store, customer, cart, &create, event_id, now)
+            .await?;
+        if let WriteResult::OwnedByOtherCustomer(previous) = result {
+            // The shopper changed the address on this checkout: the cart moves to the new
+            // address, and the old address gets no more reminders about it.
+            if let Some(previous) = previous {
+                self.supersede_cart(store, &previous, cart.id.as_str(), now)
+                    .await?;
+            }
+            self.client
+                .put_item()
+                .table_name(&self.tables.shoppers)
+                .set_item(Some(alias_item(store, cart.id.as_str(), customer, now)))
+                .send()
+                .await
+                .map_err(|e| StorageError::request("PutItem", e))?;
+            result = self
+                .write_cart(store, customer, cart, &create, event_id, now)
+                .await?;
+        }
+        match result {
             WriteResult::CartConditionFailed(old) => {
                 let old = match old {
                     Some(item) => item,
@@ -149,6 +164,87 @@ impl Storage {
             }),
             WriteResult::Duplicate => Ok(UpsertOutcome::Duplicate),
             WriteResult::Suppressed => Ok(UpsertOutcome::Suppressed),
+            WriteResult::OwnedByOtherCustomer(_) => Err(StorageError::Corrupt(
+                "cart alias changed owner twice during one upsert".into(),
+            )),
+        }
+    }
+
+    fn cart_alias_put(
+        &self,
+        store: &StoreId,
+        cart_id: &str,
+        customer: &CustomerKey,
+        now: UnixSeconds,
+    ) -> Result<TransactWriteItem, StorageError> {
+        let put = Put::builder()
+            .table_name(&self.tables.shoppers)
+            .set_item(Some(alias_item(store, cart_id, customer, now)))
+            .condition_expression("attribute_not_exists(pk) OR customer_key = :customer")
+            .expression_attribute_values(":customer", s(customer.as_str()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StorageError::request("Put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Returns the shopper a cart id belongs to, from the cart's alias item.
+    pub async fn cart_owner(
+        &self,
+        store: &StoreId,
+        cart_id: &str,
+    ) -> Result<Option<CustomerKey>, StorageError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.shoppers)
+            .key("pk", s(alias_pk(store, cart_id)))
+            .key("sk", s(ALIAS_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StorageError::request("GetItem", e))?;
+        Ok(output
+            .item
+            .as_ref()
+            .and_then(|item| get_opt_s(item, "customer_key"))
+            .and_then(|key| CustomerKey::parse(key).ok()))
+    }
+
+    /// Ends a pending cart of `customer` because the same cart now belongs to another address.
+    async fn supersede_cart(
+        &self,
+        store: &StoreId,
+        customer: &CustomerKey,
+        cart_id: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.shoppers)
+            .key("pk", s(shopper_pk(store, customer)))
+            .key("sk", s(cart_sk(cart_id)))
+            .update_expression(
+                "SET #status = :superseded, stopped_at = :now REMOVE due_shard, due_at",
+            )
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":superseded", s("superseded"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(StorageError::request("UpdateItem", error)),
         }
     }
 
@@ -205,6 +301,9 @@ impl Storage {
                 }
                 WriteResult::Duplicate => return Ok(UpsertOutcome::Duplicate),
                 WriteResult::Suppressed => return Ok(UpsertOutcome::Suppressed),
+                WriteResult::OwnedByOtherCustomer(_) => {
+                    unreachable!("only a create writes the alias")
+                }
                 // The cart changed between the read and the write: decide again.
                 WriteResult::CartConditionFailed(item) => {
                     old = match item {
@@ -240,6 +339,10 @@ impl Storage {
             items.push(self.not_suppressed_check(&scope, customer)?);
         }
         items.push(self.cart_update(store, customer, cart, write, now)?);
+        let alias_index = items.len();
+        if matches!(write, CartWrite::Create { .. }) {
+            items.push(self.cart_alias_put(store, cart.id.as_str(), customer, now)?);
+        }
 
         let mut attempt = 0;
         loop {
@@ -270,6 +373,13 @@ impl Storage {
             if failed(dedupe_count + 2) {
                 let old = reasons[dedupe_count + 2].item().cloned();
                 return Ok(WriteResult::CartConditionFailed(old));
+            }
+            if failed(alias_index) {
+                let previous = reasons[alias_index]
+                    .item()
+                    .and_then(|item| get_opt_s(item, "customer_key"))
+                    .and_then(|key| CustomerKey::parse(key).ok());
+                return Ok(WriteResult::OwnedByOtherCustomer(previous));
             }
             // Another transaction touched one of these items at the same time; try again.
             if attempt >= CONFLICT_ATTEMPTS {
@@ -474,8 +584,8 @@ impl Storage {
         reason: StopReason,
         now: UnixSeconds,
     ) -> Result<Vec<StoppedCart>, StorageError> {
-        let (new_status, from) = match reason {
-            StopReason::Ordered => (
+        let (new_status, from) = match &reason {
+            StopReason::Ordered { .. } => (
                 CartStatus::Ordered,
                 &["pending", "completed", "emptied"][..],
             ),
@@ -492,20 +602,31 @@ impl Storage {
                 continue;
             }
 
-            let result = self
+            let emails_sent = get_opt_n(&item, "next_step").unwrap_or(0).max(0) as u32;
+            let mut request = self
                 .client
                 .update_item()
                 .table_name(&self.tables.shoppers)
                 .key("pk", s(shopper_pk(store, customer)))
                 .key("sk", s(sk))
-                .update_expression("SET #status = :new, stopped_at = :now REMOVE due_shard, due_at")
                 .condition_expression("#status = :old")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":new", s(status_name(new_status)))
                 .expression_attribute_values(":old", s(status))
-                .expression_attribute_values(":now", n(now))
-                .send()
-                .await;
+                .expression_attribute_values(":now", n(now));
+            request = match &reason {
+                StopReason::Ordered { order_id } => request
+                    .update_expression(
+                        "SET #status = :new, stopped_at = :now, order_id = :order, recovered = :recovered \
+                         REMOVE due_shard, due_at",
+                    )
+                    .expression_attribute_values(":order", s(order_id))
+                    .expression_attribute_values(":recovered", AttributeValue::Bool(emails_sent > 0)),
+                StopReason::Suppressed => {
+                    request.update_expression("SET #status = :new, stopped_at = :now REMOVE due_shard, due_at")
+                }
+            };
+            let result = request.send().await;
             match result {
                 Ok(_) => {}
                 // The sender or another webhook moved the cart on meanwhile; it is no longer ours to stop.
@@ -521,13 +642,34 @@ impl Storage {
 
             stopped.push(StoppedCart {
                 cart_id: get_opt_s(&item, "cart_id").unwrap_or_default().to_owned(),
-                emails_sent: get_opt_n(&item, "next_step").unwrap_or(0).max(0) as u32,
+                emails_sent,
                 total_price: get_opt_s(&item, "total_price").unwrap_or("0").to_owned(),
                 currency: get_opt_s(&item, "currency").unwrap_or_default().to_owned(),
             });
         }
         Ok(stopped)
     }
+}
+
+/// Sort key of a cart alias item.
+pub const ALIAS_SK: &str = "alias";
+
+/// Returns the partition key of a cart's alias item, which maps a cart id to its shopper so an
+/// order without the same address still finds the cart.
+pub fn alias_pk(store: &StoreId, cart_id: &str) -> String {
+    format!("{store}#cart#{cart_id}")
+}
+
+fn alias_item(store: &StoreId, cart_id: &str, customer: &CustomerKey, now: UnixSeconds) -> Item {
+    Item::from([
+        ("pk".into(), s(alias_pk(store, cart_id))),
+        ("sk".into(), s(ALIAS_SK)),
+        ("kind".into(), s("cart_alias")),
+        ("store_id".into(), s(store.as_str())),
+        ("customer_key".into(), s(customer.as_str())),
+        ("cart_id".into(), s(cart_id)),
+        ("expires_at".into(), n(now + CART_RETENTION_SECONDS)),
+    ])
 }
 
 /// Returns the stored name of a status.
@@ -545,6 +687,8 @@ pub fn status_name(status: CartStatus) -> &'static str {
 
 enum WriteResult {
     Written,
+    /// The cart id belongs to another shopper's partition: the address changed mid-checkout.
+    OwnedByOtherCustomer(Option<CustomerKey>),
     Duplicate,
     Suppressed,
     CartConditionFailed(Option<Item>),

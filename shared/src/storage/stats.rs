@@ -75,6 +75,35 @@ impl Storage {
         Ok(())
     }
 
+    /// Adds recovered revenue in minor units of `currency` to the store's day of `at`, in the
+    /// attribute `revenue_{CURRENCY}`.
+    pub async fn add_revenue(
+        &self,
+        store: &StoreId,
+        at: UnixSeconds,
+        currency: &str,
+        minor_units: i64,
+    ) -> Result<(), StorageError> {
+        let currency = currency.to_ascii_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(StorageError::Corrupt(format!(
+                "invalid currency code {currency:?}"
+            )));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.tables.stats)
+            .key("store_id", s(store.as_str()))
+            .key("day", s(utc_day(at)))
+            .update_expression("ADD #revenue :amount")
+            .expression_attribute_names("#revenue", format!("revenue_{currency}"))
+            .expression_attribute_values(":amount", n(minor_units))
+            .send()
+            .await
+            .map_err(|e| StorageError::request("UpdateItem", e))?;
+        Ok(())
+    }
+
     /// Reads one day's counters of a store; missing counters are zero.
     pub async fn counters(
         &self,

@@ -72,6 +72,19 @@ impl Storage {
         if let Some(store) = self.store_cache.get(&cache_key) {
             return Ok(Some(store));
         }
+        let Some(store) = self.store_by_domain_uncached(&domain).await? else {
+            return Ok(None);
+        };
+        self.store_cache.put(cache_key, &store);
+        Ok(Some(store))
+    }
+
+    /// Finds the store of a shop domain without the cache, for checks before a write.
+    pub async fn store_by_domain_uncached(
+        &self,
+        domain: &str,
+    ) -> Result<Option<Store>, StorageError> {
+        let domain = domain.trim().to_ascii_lowercase();
 
         let output = self
             .client
@@ -84,13 +97,78 @@ impl Storage {
             .send()
             .await
             .map_err(|e| StorageError::request("Query", e))?;
-        let Some(item) = output.items().first() else {
-            return Ok(None);
-        };
+        output.items().first().map(store_from_item).transpose()
+    }
 
-        let store = store_from_item(item)?;
-        self.store_cache.put(cache_key, &store);
-        Ok(Some(store))
+    /// Creates a store. Returns false, changing nothing, when the id is taken.
+    pub async fn create_store(&self, store: &Store) -> Result<bool, StorageError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.stores)
+            .set_item(Some(store_to_item(store)))
+            .condition_expression("attribute_not_exists(store_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(StorageError::request("PutItem", error)),
+        }
+    }
+
+    /// Replaces an existing store. Returns false when no store has this id.
+    pub async fn update_store(&self, store: &Store) -> Result<bool, StorageError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.stores)
+            .set_item(Some(store_to_item(store)))
+            .condition_expression("attribute_exists(store_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(StorageError::request("PutItem", error)),
+        }
+    }
+
+    /// Lists every store, sorted by id. Meant for the operator tool: it scans the table.
+    pub async fn list_stores(&self) -> Result<Vec<Store>, StorageError> {
+        let mut stores = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.tables.stores)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StorageError::request("Scan", e))?;
+            for item in output.items() {
+                stores.push(store_from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        stores.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(stores)
     }
 
     /// Creates or replaces a store.

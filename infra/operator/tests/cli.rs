@@ -1,0 +1,176 @@
+//! `cart-admin` as an operator runs it: the real binary against a stores table on DynamoDB Local.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Tool {
+    table: String,
+}
+
+impl Tool {
+    async fn new() -> Self {
+        let sdk = local_stack::provision::local_sdk_config()
+            .await
+            .expect("local servers are running; use infra/test to run the tests");
+        let prefix = format!("cli{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let tables =
+            local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
+                .await
+                .unwrap();
+        Self {
+            table: tables["STORES_TABLE"].clone(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cart-admin"))
+            .args(args)
+            .env("STORES_TABLE", &self.table)
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+fn add_args<'a>(id: &'a str, domain: &'a str) -> Vec<&'a str> {
+    vec![
+        "store",
+        "add",
+        "--id",
+        id,
+        "--platform",
+        "shopify",
+        "--shop-domain",
+        domain,
+        "--name",
+        "Northwind Knits",
+        "--sender",
+        "carts@northwind.test",
+        "--reply-to",
+        "help@northwind.test",
+        "--sequence",
+        "1800,86400",
+        "--locale",
+        "de",
+    ]
+}
+
+#[tokio::test]
+async fn add_prints_secret_once_and_list_hides_it() {
+    let tool = Tool::new().await;
+    let added = tool.json(&add_args("northwind", "northwind.myshopify.com"));
+    let secret = added["webhook_secret"].as_str().unwrap().to_owned();
+    assert!(
+        secret.len() >= 40,
+        "generated secret has 256 bits: {secret}"
+    );
+    assert_eq!(
+        added["sequence_delays_seconds"],
+        serde_json::json!([1800, 86400])
+    );
+
+    let listed = tool.json(&["store", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(listed[0].get("webhook_secret").is_none());
+    assert!(!listed.to_string().contains(&secret));
+
+    let shown = tool.json(&["store", "show", "northwind"]);
+    assert!(shown.get("webhook_secret").is_none());
+    let revealed = tool.json(&["store", "show", "northwind", "--show-secret"]);
+    assert_eq!(revealed["webhook_secret"].as_str(), Some(secret.as_str()));
+}
+
+#[tokio::test]
+async fn add_rejects_taken_id_domain_and_bad_values() {
+    let tool = Tool::new().await;
+    tool.json(&add_args("first", "first.myshopify.com"));
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (add_args("first", "other.myshopify.com"), "already exists"),
+        (
+            add_args("second", "FIRST.myshopify.com"),
+            "already belongs to store first",
+        ),
+        (
+            add_args("bad#id", "third.myshopify.com"),
+            "store id must be",
+        ),
+        (add_args("third", "not a domain"), "is not a host name"),
+    ];
+    for (args, expected) in cases {
+        let output = tool.run(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+
+    let mut bad_sender = add_args("fourth", "fourth.myshopify.com");
+    bad_sender[11] = "not-an-address";
+    let output = tool.run(&bad_sender);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sender address is invalid"));
+    let mut short_secret = add_args("fifth", "fifth.myshopify.com");
+    short_secret.extend(["--webhook-secret", "short"]);
+    let output = tool.run(&short_secret);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 16 characters"));
+    assert_eq!(
+        tool.json(&["store", "list"]).as_array().unwrap().len(),
+        1,
+        "a rejected add stored a store"
+    );
+}
+
+#[tokio::test]
+async fn update_pause_resume_and_rotate() {
+    let tool = Tool::new().await;
+    let added = tool.json(&add_args("shop", "shop.myshopify.com"));
+
+    let updated = tool.json(&[
+        "store",
+        "update",
+        "shop",
+        "--name",
+        "Northwind",
+        "--reply-to",
+        "",
+        "--sequence",
+        "",
+    ]);
+    assert_eq!(updated["name"], "Northwind");
+    assert!(updated["reply_to"].is_null());
+    assert!(updated["sequence_delays_seconds"].is_null());
+    assert!(
+        updated.get("webhook_secret").is_none(),
+        "unchanged secret must not be printed"
+    );
+
+    assert_eq!(tool.json(&["store", "pause", "shop"])["paused"], true);
+    assert_eq!(tool.json(&["store", "resume", "shop"])["paused"], false);
+
+    let rotated = tool.json(&["store", "update", "shop", "--rotate-secret"]);
+    assert_ne!(rotated["webhook_secret"], added["webhook_secret"]);
+
+    let missing = tool.run(&["store", "pause", "nope"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("store nope not found"));
+}
+
+#[tokio::test]
+async fn missing_table_setting_is_explained() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cart-admin"))
+        .args(["store", "list"])
+        .env_remove("STORES_TABLE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("set STORES_TABLE"));
+}
