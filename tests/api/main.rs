@@ -6,7 +6,10 @@
 mod support;
 
 mod cart_life;
+mod emails;
 mod generic_webhooks;
+mod sending;
+mod ses_fault;
 mod ses_feedback;
 mod unsubscribe_links;
 mod walkthrough;

@@ -144,6 +144,26 @@ impl TestApp {
             .expect("sender run failed")
     }
 
+    /// Runs one sender pass as if the time were `now`.
+    pub async fn run_sender_at(&self, now: i64) -> recovery_sender::RunSummary {
+        recovery_sender::run_at(&self.context, now, Instant::now() + Duration::from_secs(60))
+            .await
+            .expect("sender run failed")
+    }
+
+    /// Returns a context whose SES v2 client talks to `endpoint` instead of moto.
+    pub fn context_with_ses_endpoint(&self, endpoint: &str) -> Context {
+        let ses = aws_sdk_sesv2::config::Builder::from(&self.stack.sdk)
+            .endpoint_url(endpoint)
+            .build();
+        let mut context = self.context.clone();
+        context.mailer = common::email::Mailer::new(
+            aws_sdk_sesv2::Client::from_conf(ses),
+            context.config.clone(),
+        );
+        context
+    }
+
     /// Returns the parsed raw messages moto accepted for `recipient` (normalized address).
     pub async fn sent_to(&self, recipient: &str) -> Vec<String> {
         local_stack::outbox::messages_to(&self.stack.moto_url, &recipient.to_lowercase())

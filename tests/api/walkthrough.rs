@@ -33,9 +33,10 @@ async fn checkout_to_email_to_one_click_unsubscribe() {
     let messages = app.sent_to(&leaving).await;
     assert_eq!(messages.len(), 1);
     let message = parse_mime(&messages[0]);
+    // The sample checkout's customer_locale is de-DE.
     assert_eq!(
         message.subject(),
-        Some("You left something in your cart at Northwind Knits")
+        Some("Sie haben etwas in Ihrem Warenkorb bei Northwind Knits gelassen")
     );
     assert_eq!(
         message.header_raw("List-Unsubscribe-Post").map(str::trim),

@@ -141,7 +141,11 @@ async fn stored_cart_keeps_no_personal_data_beyond_email_and_contents() {
     assert_eq!(app.shopify_webhook("checkouts/create", &body).await.0, 200);
 
     let items = app.scan("SHOPPERS_TABLE").await;
-    assert_eq!(items.len(), 2, "the cart and its alias");
+    assert_eq!(
+        items.len(),
+        3,
+        "the cart, its alias and the shopper profile"
+    );
     let stored = format!("{items:?}");
     let personal_data = [
         "Invalidenstrasse",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::clock::{self, UnixSeconds};
 use common::domain::{Store, StoreId};
-use common::email::{self, EmailContent, MessageTags, OutgoingEmail, SendError};
+use common::email::{self, EmailContent, Language, MessageTags, OutgoingEmail, SendError};
 use common::events::DomainEvent;
 use common::storage::{ClaimOutcome, Counter, DueCart, StopReason, StorageError, DUE_SHARDS};
 use common::telemetry::cause_chain;
@@ -41,6 +41,8 @@ pub struct RunSummary {
     pub suppressed: usize,
     /// Carts moved later by the frequency cap.
     pub capped: usize,
+    /// Older carts ended because a newer cart of the same shopper took over.
+    pub superseded: usize,
     /// Sends given back after throttling or a transient failure.
     pub retried: usize,
     /// Carts failed after a permanent SES rejection.
@@ -53,11 +55,20 @@ pub struct RunSummary {
 
 /// Runs one sender pass until every due cart is handled or `deadline` minus a safety margin
 /// passes. Carts not reached stay due for the next run.
-#[tracing::instrument(skip_all, fields(run_id))]
 pub async fn run(context: &Context, deadline: Instant) -> Result<RunSummary, StorageError> {
+    run_at(context, clock::now(), deadline).await
+}
+
+/// Runs one sender pass as if the time were `now`: carts due by then are sent, and claims,
+/// caps and retries count from it. Tests use it to step through a sequence without waiting.
+#[tracing::instrument(skip_all, fields(run_id))]
+pub async fn run_at(
+    context: &Context,
+    now: UnixSeconds,
+    deadline: Instant,
+) -> Result<RunSummary, StorageError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("run_id", run_id.as_str());
-    let now = clock::now();
     let rate = context
         .mailer
         .max_send_rate()
@@ -272,6 +283,13 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
             state.count(|s| s.suppressed += 1);
             return Ok(());
         }
+        ClaimOutcome::Superseded => {
+            storage
+                .supersede_cart(&cart.store_id, &cart.customer, &cart.cart_id, state.now)
+                .await?;
+            state.count(|s| s.superseded += 1);
+            return Ok(());
+        }
         ClaimOutcome::Capped { retry_at } => {
             storage.defer_send(cart, retry_at).await?;
             state.count(|s| s.capped += 1);
@@ -280,7 +298,8 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
     }
 
     state.wait_for_send_slot().await;
-    let sent_at = clock::now();
+    // The wall clock, or the run's time when a test runs the sender ahead of it.
+    let sent_at = state.now.max(clock::now());
     match send(state, &store, cart) {
         Ok(mime) => match state
             .context
@@ -341,6 +360,8 @@ fn send(state: &RunState, store: &Store, cart: &DueCart) -> Result<Vec<u8>, Stri
         total_price: &cart.total_price,
         recovery_url: cart.recovery_url.as_deref(),
         unsubscribe_url: &unsubscribe_url,
+        language: Language::choose(cart.locale.as_deref(), &store.default_locale),
+        step: cart.step,
     })
     .map_err(|e| format!("template failed: {e}"))?;
 

@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::locale::{format_money, Language, Wording};
 use crate::domain::LineItem;
 
 /// Most line items listed in an email; the button leads to the full cart.
@@ -18,29 +19,6 @@ pub struct RenderedEmail {
     /// HTML part.
     pub html: String,
 }
-
-/// Fixed wording of the email in one language.
-pub(crate) struct Wording {
-    lang: &'static str,
-    subject: &'static str,
-    intro: &'static str,
-    quantity: &'static str,
-    total: &'static str,
-    button: &'static str,
-    footer: &'static str,
-    unsubscribe: &'static str,
-}
-
-const ENGLISH: Wording = Wording {
-    lang: "en",
-    subject: "You left something in your cart at",
-    intro: "Your cart is still waiting for you. Here is what you picked:",
-    quantity: "Quantity",
-    total: "Total",
-    button: "Return to your cart",
-    footer: "You received this email because you started a checkout with this address.",
-    unsubscribe: "Unsubscribe from cart reminders",
-};
 
 struct ItemView<'a> {
     title: &'a str,
@@ -88,11 +66,15 @@ pub struct EmailContent<'a> {
     pub recovery_url: Option<&'a str>,
     /// Unsubscribe page URL.
     pub unsubscribe_url: &'a str,
+    /// Language of the email.
+    pub language: Language,
+    /// Step of the sequence, 0-based; later steps get a different subject.
+    pub step: u32,
 }
 
 /// Renders the subject, text and HTML of a recovery email.
 pub fn render(content: &EmailContent<'_>) -> Result<RenderedEmail, askama::Error> {
-    let wording = &ENGLISH;
+    let wording = content.language.wording();
     let items: Vec<ItemView<'_>> = content
         .line_items
         .iter()
@@ -101,14 +83,19 @@ pub fn render(content: &EmailContent<'_>) -> Result<RenderedEmail, askama::Error
             title: &item.title,
             variant_title: item.variant_title.as_deref(),
             quantity: item.quantity,
-            price: format_price(&item.price, content.currency),
+            price: format_money(&item.price, content.currency, content.language),
             image_url: item.image_url.as_deref().filter(|url| is_web_url(url)),
             product_url: item.product_url.as_deref().filter(|url| is_web_url(url)),
         })
         .collect();
-    let total = format_price(content.total_price, content.currency);
+    let total = format_money(content.total_price, content.currency, content.language);
     let recovery_url = content.recovery_url.filter(|url| is_web_url(url));
-    let subject = single_line(&format!("{} {}", wording.subject, content.store_name));
+    let subject_template = if content.step == 0 {
+        wording.first_subject
+    } else {
+        wording.later_subject
+    };
+    let subject = single_line(&subject_template.replace("{store}", content.store_name));
 
     let html = HtmlEmail {
         text: wording,
@@ -134,12 +121,6 @@ pub fn render(content: &EmailContent<'_>) -> Result<RenderedEmail, askama::Error
         text,
         html,
     })
-}
-
-// NOTE: prices show the platform's decimal string with the currency code; formatting by the
-// currency's minor units and the shopper's locale is not done yet.
-fn format_price(amount: &str, currency: &str) -> String {
-    format!("{} {}", single_line(amount), single_line(currency))
 }
 
 /// Accepts only http and https links, so a `javascript:` or `data:` URL never becomes a link.
@@ -180,6 +161,8 @@ mod tests {
             total_price: "39.80",
             recovery_url: Some("https://shop.example/cart"),
             unsubscribe_url: "https://carts.example/unsubscribe?token=abc",
+            language: Language::English,
+            step: 0,
         })
         .unwrap();
 
@@ -216,6 +199,8 @@ mod tests {
             total_price: "0",
             recovery_url: None,
             unsubscribe_url: "https://carts.example/u",
+            language: Language::German,
+            step: 1,
         })
         .unwrap();
         assert!(!rendered.subject.contains('\n'));

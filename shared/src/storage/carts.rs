@@ -170,6 +170,29 @@ impl Storage {
         }
     }
 
+    /// Builds the transaction item that makes `cart` the shopper's latest cart, so the sender
+    /// ends the sequence of any older cart instead of emailing about both.
+    fn latest_cart_update(
+        &self,
+        store: &StoreId,
+        customer: &CustomerKey,
+        cart: &Cart,
+        now: UnixSeconds,
+    ) -> Result<TransactWriteItem, StorageError> {
+        let update = Update::builder()
+            .table_name(&self.tables.shoppers)
+            .key("pk", s(shopper_pk(store, customer)))
+            .key("sk", s(super::PROFILE_SK))
+            .update_expression("SET kind = :kind, latest_cart = :cart, latest_cart_at = :updated, expires_at = :expires")
+            .expression_attribute_values(":kind", s("profile"))
+            .expression_attribute_values(":cart", s(cart.id.as_str()))
+            .expression_attribute_values(":updated", n(cart.updated_at))
+            .expression_attribute_values(":expires", n(cart.updated_at.max(now) + CART_RETENTION_SECONDS))
+            .build()
+            .map_err(|e| StorageError::request("Update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     fn cart_alias_put(
         &self,
         store: &StoreId,
@@ -211,8 +234,8 @@ impl Storage {
             .and_then(|key| CustomerKey::parse(key).ok()))
     }
 
-    /// Ends a pending cart of `customer` because the same cart now belongs to another address.
-    async fn supersede_cart(
+    /// Ends a pending cart of `customer` because a newer cart or another address took it over.
+    pub async fn supersede_cart(
         &self,
         store: &StoreId,
         customer: &CustomerKey,
@@ -342,6 +365,7 @@ impl Storage {
         let alias_index = items.len();
         if matches!(write, CartWrite::Create { .. }) {
             items.push(self.cart_alias_put(store, cart.id.as_str(), customer, now)?);
+            items.push(self.latest_cart_update(store, customer, cart, now)?);
         }
 
         let mut attempt = 0;

@@ -20,8 +20,8 @@ mod suppression;
 
 use aws_sdk_dynamodb::Client;
 
-pub use carts::{StopReason, StoppedCart, UpsertOutcome};
-pub use sending::{ClaimOutcome, DueCart};
+pub use carts::{StopReason, StoppedCart, UpsertOutcome, CART_RETENTION_SECONDS};
+pub use sending::{ClaimOutcome, DueCart, CLAIM_LEASE_SECONDS};
 pub use stats::Counter;
 pub use suppression::{Scope, SuppressionReason};
 

@@ -72,6 +72,8 @@ pub enum ClaimOutcome {
         /// When the frequency cap allows the next email.
         retry_at: UnixSeconds,
     },
+    /// A newer cart of the same shopper took over the sequence.
+    Superseded,
     /// A concurrent transaction on the same items; the cart stays due for a later run.
     Conflict,
 }
@@ -144,7 +146,11 @@ impl Storage {
                 "SET kind = :kind, prev_sent_at = if_not_exists(last_sent_at, :zero), last_sent_at = :now, \
                  expires_at = :expires",
             )
-            .condition_expression("attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff")
+            .condition_expression(
+                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff) \
+                 AND (attribute_not_exists(latest_cart) OR latest_cart = :cart)",
+            )
+            .expression_attribute_values(":cart", s(&cart.cart_id))
             .expression_attribute_values(":kind", s("profile"))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now))
@@ -184,8 +190,12 @@ impl Storage {
             return Ok(ClaimOutcome::Suppressed);
         }
         if failed(3) {
-            let last_sent = reasons[3]
-                .item()
+            let profile = reasons[3].item();
+            let latest = profile.and_then(|item| get_opt_s(item, "latest_cart"));
+            if latest.is_some_and(|latest| latest != cart.cart_id) {
+                return Ok(ClaimOutcome::Superseded);
+            }
+            let last_sent = profile
                 .and_then(|item| get_opt_n(item, "last_sent_at"))
                 .unwrap_or(now);
             return Ok(ClaimOutcome::Capped {
