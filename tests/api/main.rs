@@ -5,6 +5,7 @@
 
 mod support;
 
+mod browser;
 mod cart_life;
 mod emails;
 mod generic_webhooks;

@@ -559,3 +559,57 @@ async fn send_rate_comes_from_the_ses_account() {
     );
     assert_eq!(unknown.max_send_rate().await, None);
 }
+
+/// Drains a backlog of 20,000 due carts. It takes minutes on DynamoDB Local and moto, so it runs
+/// on request: `infra/test backlog_of_twenty_thousand -- --ignored`.
+#[tokio::test]
+#[ignore = "takes minutes; run with --ignored"]
+async fn backlog_of_twenty_thousand_drains_without_loss() {
+    const CARTS: usize = 20_000;
+    let app = TestApp::with_settings(&[("SES_MAX_SEND_RATE", "400")]).await;
+    let emails = seed_due_carts(&app, CARTS, "scale").await;
+
+    // Each run has 30 seconds, 20 of them for sending at 400 emails per second: at most 8,000.
+    let mut runs = Vec::new();
+    let mut total = 0;
+    while total < CARTS {
+        assert!(
+            runs.len() < 20,
+            "backlog did not drain in 20 runs: {runs:?}"
+        );
+        let summary = recovery_sender::run(&app.context, Instant::now() + Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert!(
+            summary.sent <= 8_000 + 8,
+            "run exceeded the send rate: {summary:?}"
+        );
+        total += summary.sent;
+        runs.push(summary.sent);
+    }
+    assert!(runs.len() >= 3, "runs: {runs:?}");
+    assert_eq!(total, CARTS);
+
+    let outbox = local_stack::outbox::sent_messages(&app.stack.moto_url)
+        .await
+        .unwrap();
+    let mut recipients = std::collections::HashSet::new();
+    for message in &outbox {
+        if let Some(recipient) = message
+            .destinations
+            .iter()
+            .find(|d| d.contains(&format!(".{}@bulk.example", app.id)))
+        {
+            assert!(
+                recipients.insert(recipient.clone()),
+                "{recipient} got two emails"
+            );
+        }
+    }
+    assert_eq!(recipients.len(), CARTS);
+    assert!(
+        emails.iter().all(|email| recipients.contains(email)),
+        "a cart was skipped"
+    );
+    println!("20,000 carts drained in {} runs: {runs:?}", runs.len());
+}

@@ -168,3 +168,160 @@ async fn unknown_post_body_gets_400() {
     assert_eq!(response.status(), 400);
     assert!(app.scan("SUPPRESSION_TABLE").await.is_empty());
 }
+
+#[tokio::test]
+async fn token_of_unknown_store_gets_400() {
+    let app = TestApp::new().await;
+    let customer = app
+        .context
+        .config
+        .pepper
+        .customer_key(&common::domain::EmailAddress::parse(&app.email("Foreign")).unwrap());
+    let foreign = app.context.config.token_keys.sign(&UnsubscribeToken {
+        store_id: common::domain::StoreId::parse("some-other-store").unwrap(),
+        customer,
+    });
+    let response = request(
+        &app,
+        "POST",
+        &foreign,
+        "application/x-www-form-urlencoded",
+        b"List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert!(app.scan("SUPPRESSION_TABLE").await.is_empty());
+}
+
+#[tokio::test]
+async fn storage_failure_gets_500_so_the_client_retries() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Outage"));
+    let mut settings = app.stack.settings.clone();
+    settings.insert("SUPPRESSION_TABLE".into(), format!("missing-{}", app.id));
+    let broken = common::Context::new(
+        common::Config::from_lookup(|name| settings.get(name).cloned()).unwrap(),
+        &app.stack.sdk,
+    );
+
+    let request = api_gateway_request(
+        "POST",
+        "/unsubscribe",
+        &format!("token={token}"),
+        json!({ "content-type": "application/x-www-form-urlencoded" }),
+        b"List-Unsubscribe=One-Click",
+        false,
+    );
+    let response = unsubscribe::handle(&broken, request).await;
+    assert_eq!(response.status(), 500);
+}
+
+#[tokio::test]
+async fn unsubscribed_shopper_is_never_re_added_by_webhooks() {
+    let app = TestApp::new().await;
+    let queue = app.capture_events().await;
+    let email = app.email("Gone");
+    let token = token(&app, &email);
+    let response = request(
+        &app,
+        "POST",
+        &token,
+        "application/x-www-form-urlencoded",
+        b"List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+
+    let cart = crate::support::checkout(&email, &format!("cart-{}", app.id), 7_200);
+    let (_, result) = app
+        .shopify_webhook("checkouts/create", &serde_json::to_vec(&cart).unwrap())
+        .await;
+    assert_eq!(result["result"], json!("suppressed"));
+    assert_eq!(app.run_sender().await.sent, 0);
+
+    let events = app.captured_events(&queue).await;
+    let unsubscribed: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == json!("Shopper Unsubscribed"))
+        .collect();
+    assert_eq!(unsubscribed.len(), 1);
+    assert_eq!(
+        unsubscribed[0]["detail"]["store_id"],
+        json!(app.store.id.as_str())
+    );
+    assert!(!unsubscribed[0].to_string().contains('@'));
+}
+
+#[tokio::test]
+async fn opt_back_in_never_lifts_a_complaint() {
+    let app = TestApp::new().await;
+    let email = app.email("Complained");
+    let customer = app
+        .context
+        .config
+        .pepper
+        .customer_key(&common::domain::EmailAddress::parse(&email).unwrap());
+    app.context
+        .storage
+        .suppress(
+            &common::storage::Scope::Store(app.store.id.clone()),
+            &customer,
+            common::storage::SuppressionReason::Complaint,
+            common::clock::now(),
+        )
+        .await
+        .unwrap();
+
+    let response = request(
+        &app,
+        "POST",
+        &token(&app, &email),
+        "application/x-www-form-urlencoded",
+        b"action=resubscribe",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(body_text(&response).contains("reported as spam"));
+    let entries = app.scan("SUPPRESSION_TABLE").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["reason"].as_s().unwrap(), "complaint");
+}
+
+#[tokio::test]
+async fn page_language_follows_link_then_browser() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Polyglot"));
+    let cases = [
+        (
+            format!("token={token}&lang=fr"),
+            "",
+            "Se désabonner des rappels de panier de Northwind Knits",
+        ),
+        (
+            format!("token={token}"),
+            "es-ES,es;q=0.9",
+            "Darse de baja de los recordatorios de carrito de Northwind Knits",
+        ),
+        (
+            format!("token={token}"),
+            "ja",
+            "Unsubscribe from Northwind Knits cart reminders",
+        ),
+    ];
+    for (query, accept_language, title) in cases {
+        let request = api_gateway_request(
+            "GET",
+            "/unsubscribe",
+            &query,
+            json!({ "accept-language": accept_language }),
+            b"",
+            false,
+        );
+        let response = unsubscribe::handle(&app.context, request).await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            body_text(&response).contains(&format!("<h1>{title}</h1>")),
+            "{query} {accept_language}"
+        );
+    }
+}

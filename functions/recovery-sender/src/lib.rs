@@ -348,9 +348,11 @@ fn send(state: &RunState, store: &Store, cart: &DueCart) -> Result<Vec<u8>, Stri
         store_id: cart.store_id.clone(),
         customer: cart.customer.clone(),
     });
+    let language = Language::choose(cart.locale.as_deref(), &store.default_locale);
     let unsubscribe_url = format!(
-        "{}/unsubscribe?token={token}",
-        state.context.config.public_base_url
+        "{}/unsubscribe?token={token}&lang={}",
+        state.context.config.public_base_url,
+        language.wording().lang
     );
 
     let rendered = email::render(&EmailContent {
@@ -360,7 +362,7 @@ fn send(state: &RunState, store: &Store, cart: &DueCart) -> Result<Vec<u8>, Stri
         total_price: &cart.total_price,
         recovery_url: cart.recovery_url.as_deref(),
         unsubscribe_url: &unsubscribe_url,
-        language: Language::choose(cart.locale.as_deref(), &store.default_locale),
+        language,
         step: cart.step,
     })
     .map_err(|e| format!("template failed: {e}"))?;

@@ -3,11 +3,16 @@
 //!
 //! GET never changes state, because mail scanners fetch links. For a person, the page submits
 //! the unsubscribe by itself when the browser runs scripts and shows one button otherwise.
+//! Pages are in the shopper's language: the link's `lang` parameter, then the browser's
+//! Accept-Language, then the store's default locale.
 
 mod body;
+mod wording;
 
 use askama::Template;
 use common::clock;
+use common::domain::Store;
+use common::email::Language;
 use common::events::DomainEvent;
 use common::storage::{Counter, Scope, StopReason, StorageError, SuppressionReason};
 use common::telemetry::cause_chain;
@@ -15,6 +20,8 @@ use common::tokens::UnsubscribeToken;
 use common::Context;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+
+use wording::{wording, PageWording};
 
 /// Largest POST body read, in bytes; a one-click body is 26 bytes.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -25,10 +32,10 @@ pub enum UnsubscribeError {
     /// The route does not exist.
     #[error("not found")]
     NotFound,
-    /// Only GET and POST are served.
+    /// Only GET, HEAD and POST are served.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// The token is missing, tampered with or truncated.
+    /// The token is missing, tampered with, truncated, or names a store that does not exist.
     #[error("invalid unsubscribe link")]
     InvalidToken,
     /// The POST body is neither a one-click body nor a page action.
@@ -53,6 +60,7 @@ impl UnsubscribeError {
 #[derive(Template)]
 #[template(path = "page.html")]
 struct Page<'a> {
+    lang: &'a str,
     nonce: &'a str,
     title: &'a str,
     message: &'a str,
@@ -67,8 +75,17 @@ struct PageForm<'a> {
     auto_submit: bool,
 }
 
+/// A verified request: the identity from the token, its store and the page language.
+struct Verified {
+    token: UnsubscribeToken,
+    store: Store,
+    language: Language,
+    action_url: String,
+}
+
 /// Handles one request and always returns a response.
 pub async fn handle(context: &Context, request: Request) -> Response<Body> {
+    let requested_language = request_language(&request);
     match route(context, &request).await {
         Ok(response) => response,
         Err(error) => {
@@ -78,12 +95,14 @@ pub async fn handle(context: &Context, request: Request) -> Response<Body> {
             } else {
                 tracing::warn!(status = status.as_u16(), reason = %error, "unsubscribe request rejected");
             }
+            let language = requested_language.unwrap_or(Language::English);
+            let text = wording(language);
             let message = match &error {
-                UnsubscribeError::InvalidToken => "This unsubscribe link is invalid or incomplete. Please use the full link from the email.",
-                UnsubscribeError::Storage(_) => "Something went wrong on our side and nothing was changed. Please try again in a minute.",
-                _ => "This request could not be handled.",
+                UnsubscribeError::InvalidToken => text.invalid_link,
+                UnsubscribeError::Storage(_) => text.try_again,
+                _ => text.bad_request,
             };
-            page(status, "Unsubscribe", message, None)
+            page(status, language, text.error_title, message, None)
         }
     }
 }
@@ -92,37 +111,66 @@ async fn route(context: &Context, request: &Request) -> Result<Response<Body>, U
     if request.uri().path().trim_end_matches('/') != "/unsubscribe" {
         return Err(UnsubscribeError::NotFound);
     }
+    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::POST) {
+        return Err(UnsubscribeError::MethodNotAllowed);
+    }
+    let verified = verify(context, request).await?;
+    let text = wording(verified.language);
+    let store_name = verified.store.name.as_str();
+
+    if request.method() == Method::POST {
+        return post(context, request, &verified).await;
+    }
+    Ok(page(
+        StatusCode::OK,
+        verified.language,
+        &text.confirm_title.replace("{store}", store_name),
+        &text.confirm_message.replace("{store}", store_name),
+        Some(PageForm {
+            action: &verified.action_url,
+            value: "unsubscribe",
+            label: text.confirm_button,
+            secondary: false,
+            auto_submit: true,
+        }),
+    ))
+}
+
+/// Verifies the token and loads its store. A token of a store that does not exist (another
+/// deployment's, or a deleted store's) is as invalid as a tampered one.
+async fn verify(context: &Context, request: &Request) -> Result<Verified, UnsubscribeError> {
     let raw_token = query_value(request, "token").unwrap_or_default();
     let token = context
         .config
         .token_keys
         .verify(&raw_token)
         .map_err(|_| UnsubscribeError::InvalidToken)?;
-    let action_url = format!("/unsubscribe?token={raw_token}");
+    let store = context
+        .storage
+        .store(&token.store_id)
+        .await?
+        .ok_or(UnsubscribeError::InvalidToken)?;
 
-    match *request.method() {
-        Method::GET | Method::HEAD => Ok(page(
-            StatusCode::OK,
-            "Unsubscribe from cart reminders",
-            "Confirm that you want no more reminder emails about carts you left at this store.",
-            Some(PageForm {
-                action: &action_url,
-                value: "unsubscribe",
-                label: "Unsubscribe",
-                secondary: false,
-                auto_submit: true,
-            }),
-        )),
-        Method::POST => post(context, request, &token, &action_url).await,
-        _ => Err(UnsubscribeError::MethodNotAllowed),
+    let language = request_language(request)
+        .or_else(|| Language::from_locale(&store.default_locale))
+        .unwrap_or(Language::English);
+    let mut action_url = format!("/unsubscribe?token={raw_token}");
+    if let Some(lang) = query_value(request, "lang").filter(|l| Language::from_locale(l).is_some())
+    {
+        action_url.push_str(&format!("&lang={lang}"));
     }
+    Ok(Verified {
+        token,
+        store,
+        language,
+        action_url,
+    })
 }
 
 async fn post(
     context: &Context,
     request: &Request,
-    token: &UnsubscribeToken,
-    action_url: &str,
+    verified: &Verified,
 ) -> Result<Response<Body>, UnsubscribeError> {
     let raw: &[u8] = request.body().as_ref();
     if raw.len() > MAX_BODY_BYTES {
@@ -133,25 +181,26 @@ async fn post(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let text: &PageWording = wording(verified.language);
+    let store_name = verified.store.name.as_str();
+    let token = &verified.token;
 
     match body::parse(content_type, raw) {
         body::Action::OneClick => {
             unsubscribe(context, token).await?;
-            Ok(text(
-                StatusCode::OK,
-                "You are unsubscribed from this store's cart reminders.\n",
-            ))
+            Ok(plain_text(StatusCode::OK, text.one_click_done))
         }
         body::Action::Unsubscribe => {
             unsubscribe(context, token).await?;
             Ok(page(
                 StatusCode::OK,
-                "You are unsubscribed",
-                "You will get no more reminder emails about carts at this store. Changed your mind?",
+                verified.language,
+                text.done_title,
+                &text.done_message.replace("{store}", store_name),
                 Some(PageForm {
-                    action: action_url,
+                    action: &verified.action_url,
                     value: "resubscribe",
-                    label: "Send me cart reminders again",
+                    label: text.resubscribe_button,
                     secondary: true,
                     auto_submit: false,
                 }),
@@ -162,11 +211,27 @@ async fn post(
                 .storage
                 .lift_unsubscribe(&token.store_id, &token.customer)
                 .await?;
-            tracing::info!(store_id = %token.store_id, customer_key = %token.customer, lifted, "opt-back-in");
+            let blocked = !context
+                .storage
+                .suppression_reasons(&token.store_id, &token.customer)
+                .await?
+                .is_empty();
+            tracing::info!(store_id = %token.store_id, customer_key = %token.customer, lifted, blocked, "opt-back-in");
+            let message = if blocked {
+                text.resubscribe_blocked
+            } else {
+                text.resubscribed_message
+            };
+            let title = if blocked {
+                text.error_title
+            } else {
+                text.resubscribed_title
+            };
             Ok(page(
                 StatusCode::OK,
-                "You are subscribed again",
-                "You may get reminder emails about carts you leave at this store.",
+                verified.language,
+                title,
+                &message.replace("{store}", store_name),
                 None,
             ))
         }
@@ -176,8 +241,8 @@ async fn post(
     }
 }
 
-/// Stores the unsubscribe before the response is sent, then stops every pending email of the shopper at
-/// this store. Repeating it changes nothing.
+/// Stores the unsubscribe before the response is sent, then stops every pending email of the
+/// shopper at this store. Repeating it changes nothing.
 #[tracing::instrument(skip_all, fields(store_id = %token.store_id, customer_key = %token.customer))]
 async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), UnsubscribeError> {
     let now = clock::now();
@@ -216,6 +281,22 @@ async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), 
     Ok(())
 }
 
+/// Returns the language the link or the browser asks for, if supported.
+fn request_language(request: &Request) -> Option<Language> {
+    if let Some(language) = query_value(request, "lang").and_then(|l| Language::from_locale(&l)) {
+        return Some(language);
+    }
+    let accept = request
+        .headers()
+        .get(http::header::ACCEPT_LANGUAGE)?
+        .to_str()
+        .ok()?;
+    accept
+        .split(',')
+        .map(|entry| entry.split(';').next().unwrap_or("").trim())
+        .find_map(Language::from_locale)
+}
+
 fn query_value(request: &Request, name: &str) -> Option<String> {
     let query = request.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
@@ -225,12 +306,14 @@ fn query_value(request: &Request, name: &str) -> Option<String> {
 
 fn page(
     status: StatusCode,
+    language: Language,
     title: &str,
     message: &str,
     form: Option<PageForm<'_>>,
 ) -> Response<Body> {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let html = Page {
+        lang: language.wording().lang,
         nonce: &nonce,
         title,
         message,
@@ -251,7 +334,7 @@ fn page(
         .expect("static response parts are valid")
 }
 
-fn text(status: StatusCode, message: &'static str) -> Response<Body> {
+fn plain_text(status: StatusCode, message: &'static str) -> Response<Body> {
     secured(Response::builder().status(status))
         .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .header(http::header::CONTENT_SECURITY_POLICY, "default-src 'none'")

@@ -13,6 +13,7 @@
 mod attributes;
 mod carts;
 mod dedupe;
+mod engagement;
 mod sending;
 mod stats;
 mod stores;
@@ -21,6 +22,7 @@ mod suppression;
 use aws_sdk_dynamodb::Client;
 
 pub use carts::{StopReason, StoppedCart, UpsertOutcome, CART_RETENTION_SECONDS};
+pub use engagement::{MessageRef, SOFT_BOUNCE_WINDOW_SECONDS};
 pub use sending::{ClaimOutcome, DueCart, CLAIM_LEASE_SECONDS};
 pub use stats::Counter;
 pub use suppression::{Scope, SuppressionReason};

@@ -22,9 +22,37 @@ pub enum Counter {
     Complained,
     /// Carts ordered after a recovery email.
     Recovered,
+    /// Emails delivered.
+    Delivered,
+    /// Emails opened by a person (first open of each email).
+    Opened,
+    /// Emails with a link followed by a person (first click of each email).
+    Clicked,
+    /// Opens made by a privacy proxy or scanner, left out of the open rate.
+    AutomatedOpens,
+    /// Click bursts made by a scanner, left out of the click rate.
+    AutomatedClicks,
+    /// Transient or undetermined bounces.
+    SoftBounced,
 }
 
 impl Counter {
+    /// Every counter, in report order.
+    pub const ALL: [Counter; 12] = [
+        Counter::Carts,
+        Counter::Sent,
+        Counter::Delivered,
+        Counter::Opened,
+        Counter::Clicked,
+        Counter::Unsubscribed,
+        Counter::Bounced,
+        Counter::SoftBounced,
+        Counter::Complained,
+        Counter::Recovered,
+        Counter::AutomatedOpens,
+        Counter::AutomatedClicks,
+    ];
+
     /// Returns the attribute name of the counter.
     pub fn attribute(self) -> &'static str {
         match self {
@@ -34,6 +62,12 @@ impl Counter {
             Self::Bounced => "bounced",
             Self::Complained => "complained",
             Self::Recovered => "recovered",
+            Self::Delivered => "delivered",
+            Self::Opened => "opened",
+            Self::Clicked => "clicked",
+            Self::AutomatedOpens => "automated_opens",
+            Self::AutomatedClicks => "automated_clicks",
+            Self::SoftBounced => "soft_bounced",
         }
     }
 }
@@ -121,14 +155,7 @@ impl Storage {
             .await
             .map_err(|e| StorageError::request("GetItem", e))?;
         let item = output.item.unwrap_or_default();
-        let all = [
-            Counter::Carts,
-            Counter::Sent,
-            Counter::Unsubscribed,
-            Counter::Bounced,
-            Counter::Complained,
-            Counter::Recovered,
-        ];
+        let all = Counter::ALL;
         Ok(all
             .into_iter()
             .map(|counter| {

@@ -41,6 +41,8 @@ pub enum SuppressionReason {
     Complaint,
     /// The address bounced permanently.
     HardBounce,
+    /// The address bounced softly three times within 30 days.
+    SoftBounceLimit,
 }
 
 impl SuppressionReason {
@@ -50,6 +52,7 @@ impl SuppressionReason {
             Self::Unsubscribed => "unsubscribed",
             Self::Complaint => "complaint",
             Self::HardBounce => "hard_bounce",
+            Self::SoftBounceLimit => "soft_bounce_limit",
         }
     }
 }
