@@ -35,6 +35,8 @@ pub struct Tables {
     pub idempotency: String,
     /// Per-store daily counters.
     pub stats: String,
+    /// Audit records of privacy requests and stored data reports.
+    pub privacy: String,
 }
 
 impl Tables {
@@ -47,6 +49,7 @@ impl Tables {
             suppression: String::new(),
             idempotency: String::new(),
             stats: String::new(),
+            privacy: String::new(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl Config {
             suppression: required("SUPPRESSION_TABLE")?,
             idempotency: required("IDEMPOTENCY_TABLE")?,
             stats: required("STATS_TABLE")?,
+            privacy: required("PRIVACY_TABLE")?,
         };
 
         let pepper = Pepper::new(required("HASH_PEPPER")?.into_bytes())?;
@@ -193,6 +197,7 @@ mod tests {
             ("SUPPRESSION_TABLE", "suppression".to_string()),
             ("IDEMPOTENCY_TABLE", "idempotency".to_string()),
             ("STATS_TABLE", "stats".to_string()),
+            ("PRIVACY_TABLE", "privacy".to_string()),
             ("EVENT_BUS_NAME", "bus".to_string()),
             ("SES_CONFIGURATION_SET", "set".to_string()),
             ("PUBLIC_BASE_URL", "https://carts.example.com/".to_string()),

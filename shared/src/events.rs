@@ -116,6 +116,26 @@ impl DomainEvent {
     }
 }
 
+impl DomainEvent {
+    /// A store's sending health changed, such as a pause for complaints.
+    pub fn store_health(
+        store: &StoreId,
+        status: &str,
+        complaint_rate: f64,
+        at: UnixSeconds,
+    ) -> Self {
+        Self {
+            detail_type: "Store Health Warning",
+            detail: json!({
+                "store_id": store.as_str(),
+                "status": status,
+                "complaint_rate": complaint_rate,
+                "occurred_at": to_rfc3339(at),
+            }),
+        }
+    }
+}
+
 /// Puts domain events on the custom bus.
 #[derive(Clone)]
 pub struct EventPublisher {

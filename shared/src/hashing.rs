@@ -45,6 +45,47 @@ impl std::fmt::Debug for Pepper {
     }
 }
 
+/// Prefix of merchant API keys: `ck.{store_id}.{secret}`.
+pub const API_KEY_PREFIX: &str = "ck.";
+
+/// Generates a merchant API key for a store: `ck.{store_id}.{43 URL-safe characters}` with 256
+/// random bits. Returns the key, shown once, and the SHA-256 hex digest that is stored.
+pub fn generate_api_key(store: &crate::domain::StoreId) -> (String, String) {
+    use base64::Engine;
+    use rand::RngCore;
+
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let key = format!(
+        "{API_KEY_PREFIX}{store}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let digest = api_key_digest(&key);
+    (key, digest)
+}
+
+/// Returns the SHA-256 hex digest of an API key. A fast hash is enough, because the key has 256
+/// random bits and cannot be guessed from its digest.
+pub fn api_key_digest(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Splits the store id out of an API key, without checking the secret.
+pub fn api_key_store(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(API_KEY_PREFIX)?;
+    let (store, secret) = rest.rsplit_once('.')?;
+    (!store.is_empty() && secret.len() >= 32).then_some(store)
+}
+
+/// Compares an API key with a stored digest in constant time.
+pub fn api_key_matches(key: &str, stored_digest: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let digest = api_key_digest(key);
+    digest.len() == stored_digest.len()
+        && bool::from(digest.as_bytes().ct_eq(stored_digest.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +105,17 @@ mod tests {
     #[test]
     fn rejects_short_pepper() {
         assert!(Pepper::new(b"short".to_vec()).is_err());
+    }
+
+    #[test]
+    fn api_key_round_trip() {
+        let store = crate::domain::StoreId::parse("shop.one").unwrap();
+        let (key, digest) = generate_api_key(&store);
+        assert_eq!(api_key_store(&key), Some("shop.one"));
+        assert!(api_key_matches(&key, &digest));
+        assert!(!api_key_matches(&format!("{key}x"), &digest));
+        assert!(!key.contains(&digest));
+        assert_eq!(api_key_store("ck.shop.short"), None);
+        assert_eq!(api_key_store("nope"), None);
     }
 }

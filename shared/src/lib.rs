@@ -13,6 +13,8 @@ pub mod domain;
 pub mod email;
 pub mod events;
 pub mod hashing;
+pub mod health;
+pub mod privacy;
 pub mod storage;
 pub mod telemetry;
 pub mod tokens;

@@ -9,6 +9,7 @@ mod browser;
 mod cart_life;
 mod emails;
 mod generic_webhooks;
+mod merchant;
 mod sending;
 mod ses_fault;
 mod ses_feedback;

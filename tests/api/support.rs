@@ -72,6 +72,7 @@ impl TestApp {
             sequence: None,
             default_locale: "en".into(),
             paused: false,
+            api_key_hash: None,
         };
         stack.context.storage.put_store(&store).await.unwrap();
 

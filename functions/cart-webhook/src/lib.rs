@@ -177,9 +177,9 @@ async fn shopify_webhook(
             let order = shopify::parse_order(body).map_err(|e| WebhookError::BadRequest(e.0))?;
             apply_order(context, &store, &order, now).await?
         }
-        // NOTE: the compliance topics are acknowledged but the data report and erasure are not
-        // built yet; Shopify requires a 200 from them.
-        "customers/data_request" | "customers/redact" | "shop/redact" => "acknowledged",
+        "customers/data_request" | "customers/redact" | "shop/redact" => {
+            compliance(context, &store, topic, body, event_id, now).await?
+        }
         // Shopify retries anything but a 2xx, so an unknown topic is acknowledged and ignored.
         _ => "ignored",
     };
@@ -368,6 +368,55 @@ async fn record_recovery(
         .collect();
     context.events.publish(events).await;
     Ok(())
+}
+
+/// Runs a Shopify compliance request within the webhook: a data request stores the report for
+/// the merchant (fetched with the merchant API under the data request id), customers/redact
+/// erases the shopper, shop/redact erases every shopper and the store.
+// NOTE: shop/redact runs within the request; a store with very many shoppers could exceed the
+// function timeout, and Shopify's retry then continues the erasure where it stopped.
+async fn compliance(
+    context: &Context,
+    store: &Store,
+    topic: &str,
+    body: &[u8],
+    event_id: Option<&str>,
+    now: UnixSeconds,
+) -> Result<&'static str, WebhookError> {
+    let fallback_id = || {
+        event_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("shopify-{now}"))
+    };
+    if topic == "shop/redact" {
+        let counts = common::privacy::erase_store(
+            context,
+            &store.id,
+            &fallback_id(),
+            common::privacy::Source::Shopify,
+        )
+        .await?;
+        tracing::info!(?counts, "shop redacted");
+        return Ok("store erased");
+    }
+
+    let request = shopify::parse_compliance(body).map_err(|e| WebhookError::BadRequest(e.0))?;
+    let Some(email) = request.email else {
+        return Ok("ignored: no email");
+    };
+    let source = common::privacy::Source::Shopify;
+    if topic == "customers/redact" {
+        common::privacy::erase_shopper(context, &store.id, &email, &fallback_id(), source).await?;
+        return Ok("shopper erased");
+    }
+    let request_id = request.request_id.unwrap_or_else(fallback_id);
+    let report =
+        common::privacy::data_report(context, &store.id, &email, &request_id, source).await?;
+    context
+        .storage
+        .put_report(&store.id, &request_id, &report, now)
+        .await?;
+    Ok("report stored")
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {

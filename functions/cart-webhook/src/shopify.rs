@@ -328,3 +328,59 @@ mod tests {
         assert_eq!(decimal(Some(&serde_json::json!(true))), None);
     }
 }
+
+#[derive(Deserialize)]
+struct ComplianceCustomer {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ComplianceRequestId {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct CompliancePayload {
+    #[serde(default)]
+    customer: Option<ComplianceCustomer>,
+    #[serde(default)]
+    data_request: Option<ComplianceRequestId>,
+}
+
+/// A customers/data_request or customers/redact payload: the shopper's address and, for a data
+/// request, Shopify's request id.
+#[derive(Debug)]
+pub struct ComplianceRequest {
+    /// The shopper, when the payload names one by address.
+    pub email: Option<EmailAddress>,
+    /// Shopify's data request id, when given.
+    pub request_id: Option<String>,
+}
+
+/// Parses a compliance payload. Only the address and the request id are read.
+pub fn parse_compliance(body: &[u8]) -> Result<ComplianceRequest, InvalidPayload> {
+    let payload: CompliancePayload = serde_json::from_slice(body).map_err(|e| {
+        InvalidPayload(format!(
+            "body is not a compliance JSON object: {}",
+            e.classify_name()
+        ))
+    })?;
+    let email = match payload
+        .customer
+        .and_then(|c| c.email)
+        .filter(|e| !e.trim().is_empty())
+    {
+        Some(raw) => Some(
+            EmailAddress::parse(&raw)
+                .map_err(|e| InvalidPayload(format!("customer.email: {e}")))?,
+        ),
+        None => None,
+    };
+    let request_id = payload.data_request.and_then(|r| r.id).map(|id| match id {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    });
+    Ok(ComplianceRequest { email, request_id })
+}

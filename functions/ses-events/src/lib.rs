@@ -255,6 +255,9 @@ async fn suppress(
                 now,
             )])
             .await;
+        if counter == Counter::Complained {
+            common::health::pause_if_complaints_too_high(context, store).await?;
+        }
     }
     Ok(())
 }

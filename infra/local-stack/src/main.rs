@@ -65,6 +65,7 @@ async fn serve() -> anyhow::Result<()> {
     println!("Local stack listening on http://{address}");
     println!("  POST /webhooks/shopify   cart webhook function");
     println!("  GET|POST /unsubscribe    unsubscribe function");
+    println!("  /v1/*                    merchant API (Authorization: Bearer KEY)");
     println!("  POST /ses-events         SES events function (EventBridge or SNS JSON)");
     println!("  GET  /outbox             mail in the local SES outbox");
     println!("Recovery sender runs every {interval} s. Press Ctrl-C to stop.");

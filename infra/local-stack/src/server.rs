@@ -22,7 +22,7 @@ struct AppState {
 }
 
 /// Builds the router: `/webhooks/*` to the cart webhook function, `/unsubscribe` to the
-/// unsubscribe function, `POST /ses-events` to the SES events function, `GET /outbox` lists sent mail.
+/// unsubscribe function, `/v1/*` to the merchant API, `POST /ses-events` to the SES events function, `GET /outbox` lists sent mail.
 pub fn router(context: Context, moto_url: String) -> Router {
     Router::new()
         .fallback(dispatch)
@@ -52,6 +52,8 @@ async fn dispatch(State(state): State<AppState>, request: AxumRequest) -> AxumRe
         cart_webhook::handle(&state.context, request).await
     } else if path.starts_with("/unsubscribe") {
         unsubscribe::handle(&state.context, request).await
+    } else if path.starts_with("/v1/") {
+        merchant_api::handle(&state.context, request).await
     } else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };

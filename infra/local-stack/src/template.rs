@@ -184,7 +184,8 @@ mod tests {
                 "SHOPPERS_TABLE",
                 "SUPPRESSION_TABLE",
                 "IDEMPOTENCY_TABLE",
-                "STATS_TABLE"
+                "STATS_TABLE",
+                "PRIVACY_TABLE"
             ]
         );
 

@@ -90,6 +90,7 @@ pub async fn add_store(storage: &Storage, new: NewStore) -> anyhow::Result<Value
         sequence: new.sequence.as_deref().map(parse_sequence).transpose()?,
         default_locale: validate_locale(&new.locale)?,
         paused: false,
+        api_key_hash: None,
     };
     if !storage.create_store(&store).await? {
         bail!("store {id} already exists; use `store update` to change it");
@@ -150,6 +151,34 @@ pub async fn update_store(
     Ok(describe(&store, secret_changed))
 }
 
+/// Creates or replaces the store's merchant API key and returns it; it is shown this once and
+/// only its SHA-256 digest is stored, so the previous key stops working at once.
+pub async fn rotate_api_key(storage: &Storage, id: &str) -> anyhow::Result<Value> {
+    let id = StoreId::parse(id)?;
+    let mut store = load(storage, &id).await?;
+    let (key, digest) = common::hashing::generate_api_key(&id);
+    store.api_key_hash = Some(digest);
+    if !storage.update_store(&store).await? {
+        bail!("store {id} was deleted while its key was being created");
+    }
+    Ok(json!({ "id": id.as_str(), "api_key": key }))
+}
+
+/// Returns a store's counters, rates and warnings for the UTC days `from` to `to` (inclusive).
+pub async fn stats(storage: &Storage, id: &str, from: &str, to: &str) -> anyhow::Result<Value> {
+    let id = StoreId::parse(id)?;
+    load(storage, &id).await?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    for day in [from, to] {
+        time::Date::parse(day, &format)
+            .with_context(|| format!("{day:?} is not a date such as 2026-12-01"))?;
+    }
+    let totals = storage.counters_between(&id, from, to).await?;
+    Ok(serde_json::to_value(common::health::compute(
+        &id, from, to, &totals,
+    ))?)
+}
+
 /// Returns one store's description, with the secret only when `show_secret` is set.
 pub async fn show_store(storage: &Storage, id: &str, show_secret: bool) -> anyhow::Result<Value> {
     let id = StoreId::parse(id)?;
@@ -181,6 +210,7 @@ fn describe(store: &Store, with_secret: bool) -> Value {
         "sequence_delays_seconds": store.sequence.as_ref().map(|s| s.delays().to_vec()),
         "default_locale": store.default_locale,
         "paused": store.paused,
+        "has_api_key": store.api_key_hash.is_some(),
     });
     if with_secret {
         description["webhook_secret"] = json!(store.webhook_secret.expose_secret());

@@ -19,6 +19,9 @@ struct Cli {
     /// DynamoDB table of stores (the stack's StoresTable).
     #[arg(long, env = "STORES_TABLE", global = true, default_value = "")]
     stores_table: String,
+    /// DynamoDB table of daily counters (the stack's StatsTable), for `stats`.
+    #[arg(long, env = "STATS_TABLE", global = true, default_value = "")]
+    stats_table: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,6 +31,17 @@ enum Command {
     /// Store commands.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Print a store's counters, rates and warnings, as the merchant API returns them.
+    Stats {
+        /// Store id.
+        id: String,
+        /// First day, such as 2026-12-01 (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -114,6 +128,11 @@ enum StoreCommand {
         /// Store id.
         id: String,
     },
+    /// Create or rotate the store's merchant API key and print it once.
+    ApiKey {
+        /// Store id.
+        id: String,
+    },
 }
 
 #[tokio::main]
@@ -123,12 +142,21 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("set STORES_TABLE or --stores-table to the stack's stores table name");
     }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let storage = Storage::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        Tables::stores_only(cli.stores_table),
-    );
+    let mut tables = Tables::stores_only(cli.stores_table);
+    tables.stats = cli.stats_table;
+    let storage = Storage::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
 
-    let Command::Store(command) = cli.command;
+    let command = match cli.command {
+        Command::Store(command) => command,
+        Command::Stats { id, from, to } => {
+            if storage.tables().stats.is_empty() {
+                anyhow::bail!("set STATS_TABLE or --stats-table to the stack's stats table name");
+            }
+            let output = operator::stats(&storage, &id, &from, &to).await?;
+            println!("{}", serde_json::to_string_pretty(&output)?);
+            return Ok(());
+        }
+    };
     let output = match command {
         StoreCommand::Add {
             id,
@@ -186,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
         }
         StoreCommand::Pause { id } => operator::update_store(&storage, &id, paused(true)).await?,
         StoreCommand::Resume { id } => operator::update_store(&storage, &id, paused(false)).await?,
+        StoreCommand::ApiKey { id } => operator::rotate_api_key(&storage, &id).await?,
     };
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())

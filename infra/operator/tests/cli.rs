@@ -174,3 +174,56 @@ async fn missing_table_setting_is_explained() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("set STORES_TABLE"));
 }
+
+#[tokio::test]
+async fn api_key_is_printed_once_and_stats_match_the_api() {
+    let tool = Tool::new().await;
+    tool.json(&add_args("keyed", "keyed.myshopify.com"));
+    let created = tool.json(&["store", "api-key", "keyed"]);
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ck.keyed."), "{key}");
+
+    let shown = tool.json(&["store", "show", "keyed", "--show-secret"]);
+    assert_eq!(shown["has_api_key"], true);
+    assert!(
+        !shown.to_string().contains(&key),
+        "the key itself is never stored or shown again"
+    );
+
+    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
+    let prefix = tool.table.trim_end_matches("-StoresTable");
+    let stats_table = format!("{prefix}-StatsTable");
+    let mut tables = common::config::Tables::stores_only(tool.table.clone());
+    tables.stats = stats_table.clone();
+    let storage = common::storage::Storage::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
+    let store = common::domain::StoreId::parse("keyed").unwrap();
+    let day = "2026-11-30";
+    let at = common::clock::parse_rfc3339(&format!("{day}T12:00:00Z")).unwrap();
+    use common::storage::Counter;
+    storage
+        .add_counters(
+            &store,
+            at,
+            &[(Counter::Sent, 100), (Counter::Unsubscribed, 3)],
+        )
+        .await
+        .unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_cart-admin"))
+        .args(["stats", "keyed", "--from", day, "--to", day])
+        .env("STORES_TABLE", &tool.table)
+        .env("STATS_TABLE", &stats_table)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let totals = storage.counters_between(&store, day, day).await.unwrap();
+    let expected =
+        serde_json::to_value(common::health::compute(&store, day, day, &totals)).unwrap();
+    assert_eq!(stats, expected);
+    assert!(stats["warnings"][0].as_str().unwrap().contains("above 2%"));
+}

@@ -37,6 +37,8 @@ pub struct Store {
     pub default_locale: String,
     /// A paused store receives webhooks but sends nothing.
     pub paused: bool,
+    /// SHA-256 (hex) of the store's merchant API key; `None` until the operator creates one.
+    pub api_key_hash: Option<String>,
 }
 
 impl Store {

@@ -183,8 +183,12 @@ impl Storage {
             .table_name(&self.tables.shoppers)
             .key("pk", s(shopper_pk(store, customer)))
             .key("sk", s(super::PROFILE_SK))
-            .update_expression("SET kind = :kind, latest_cart = :cart, latest_cart_at = :updated, expires_at = :expires")
+            .update_expression(
+                "SET kind = :kind, store_id = :store, latest_cart = :cart, latest_cart_at = :updated, \
+                 expires_at = :expires",
+            )
             .expression_attribute_values(":kind", s("profile"))
+            .expression_attribute_values(":store", s(store.as_str()))
             .expression_attribute_values(":cart", s(cart.id.as_str()))
             .expression_attribute_values(":updated", n(cart.updated_at))
             .expression_attribute_values(":expires", n(cart.updated_at.max(now) + CART_RETENTION_SECONDS))

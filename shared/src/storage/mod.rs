@@ -9,11 +9,16 @@
 //! - suppression: `scope` (`store#{store_id}` or `global`), `customer_key`.
 //! - idempotency: `id`, with the TTL attribute `expires_at`.
 //! - stats: `store_id`, `day` (`YYYY-MM-DD`, UTC), counters updated with atomic ADD.
+//! - privacy: `store_id`, `sk` = `audit#{time}#{id}` (kept) or `report#{id}` (TTL `expires_at`).
+//!
+//! Every shoppers item carries `store_id`, and the keys-only index `store-index` on it lets a
+//! whole store be erased without a Scan.
 
 mod attributes;
 mod carts;
 mod dedupe;
 mod engagement;
+mod privacy;
 mod sending;
 mod stats;
 mod stores;
@@ -23,6 +28,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use carts::{StopReason, StoppedCart, UpsertOutcome, CART_RETENTION_SECONDS};
 pub use engagement::{MessageRef, SOFT_BOUNCE_WINDOW_SECONDS};
+pub use privacy::{AuditRecord, ErasureCounts, REPORT_RETENTION_SECONDS};
 pub use sending::{ClaimOutcome, DueCart, CLAIM_LEASE_SECONDS};
 pub use stats::Counter;
 pub use suppression::{Scope, SuppressionReason};
@@ -36,6 +42,9 @@ pub const DUE_SHARDS: u32 = 16;
 
 /// Name of the sparse index of pending sends.
 pub const DUE_INDEX: &str = "due-index";
+
+/// Name of the keys-only index of shopper items by store, used to erase a whole store.
+pub const STORE_INDEX: &str = "store-index";
 
 /// Name of the index of stores by shop domain.
 pub const SHOP_DOMAIN_INDEX: &str = "shop-domain-index";

@@ -143,14 +143,15 @@ impl Storage {
             .key("pk", s(&cart.pk))
             .key("sk", s(PROFILE_SK))
             .update_expression(
-                "SET kind = :kind, prev_sent_at = if_not_exists(last_sent_at, :zero), last_sent_at = :now, \
-                 expires_at = :expires",
+                "SET kind = :kind, store_id = :store, prev_sent_at = if_not_exists(last_sent_at, :zero), \
+                 last_sent_at = :now, expires_at = :expires",
             )
             .condition_expression(
                 "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cutoff) \
                  AND (attribute_not_exists(latest_cart) OR latest_cart = :cart)",
             )
             .expression_attribute_values(":cart", s(&cart.cart_id))
+            .expression_attribute_values(":store", s(cart.store_id.as_str()))
             .expression_attribute_values(":kind", s("profile"))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now))

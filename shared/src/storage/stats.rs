@@ -168,3 +168,44 @@ impl Storage {
             .collect())
     }
 }
+
+impl Storage {
+    /// Sums every counter of a store over the UTC days `from` to `to` (inclusive, `YYYY-MM-DD`),
+    /// including the `revenue_{CURRENCY}` attributes.
+    pub async fn counters_between(
+        &self,
+        store: &StoreId,
+        from: &str,
+        to: &str,
+    ) -> Result<std::collections::BTreeMap<String, i64>, StorageError> {
+        let mut totals = std::collections::BTreeMap::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.tables.stats)
+                .key_condition_expression("store_id = :store AND #day BETWEEN :from AND :to")
+                .expression_attribute_names("#day", "day")
+                .expression_attribute_values(":store", s(store.as_str()))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StorageError::request("Query", e))?;
+            for item in output.items() {
+                for (name, value) in item {
+                    if let AttributeValue::N(number) = value {
+                        *totals.entry(name.clone()).or_insert(0) +=
+                            number.parse::<i64>().unwrap_or(0);
+                    }
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(totals);
+            }
+        }
+    }
+}

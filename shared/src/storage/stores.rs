@@ -171,6 +171,20 @@ impl Storage {
         Ok(stores)
     }
 
+    /// Deletes a store's settings. Returns false when it did not exist.
+    pub async fn delete_store(&self, id: &StoreId) -> Result<bool, StorageError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.stores)
+            .key("store_id", s(id.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StorageError::request("DeleteItem", e))?;
+        Ok(output.attributes.is_some())
+    }
+
     /// Creates or replaces a store.
     pub async fn put_store(&self, store: &Store) -> Result<(), StorageError> {
         self.client
@@ -208,6 +222,9 @@ fn store_to_item(store: &Store) -> Item {
     }
     if let Some(reply_to) = &store.reply_to {
         item.insert("reply_to".into(), s(reply_to));
+    }
+    if let Some(hash) = &store.api_key_hash {
+        item.insert("api_key_hash".into(), s(hash));
     }
     item
 }
@@ -256,5 +273,6 @@ fn store_from_item(item: &Item) -> Result<Store, StorageError> {
         sequence,
         default_locale: get_opt_s(item, "default_locale").unwrap_or("en").to_owned(),
         paused: get_bool(item, "paused"),
+        api_key_hash: get_opt_s(item, "api_key_hash").map(str::to_owned),
     })
 }

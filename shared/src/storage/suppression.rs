@@ -43,6 +43,8 @@ pub enum SuppressionReason {
     HardBounce,
     /// The address bounced softly three times within 30 days.
     SoftBounceLimit,
+    /// The merchant imported the address from their own do-not-email list.
+    Imported,
 }
 
 impl SuppressionReason {
@@ -53,6 +55,7 @@ impl SuppressionReason {
             Self::Complaint => "complaint",
             Self::HardBounce => "hard_bounce",
             Self::SoftBounceLimit => "soft_bounce_limit",
+            Self::Imported => "imported",
         }
     }
 }
