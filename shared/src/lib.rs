@@ -14,6 +14,7 @@ pub mod email;
 pub mod events;
 pub mod hashing;
 pub mod health;
+pub mod metrics;
 pub mod privacy;
 pub mod storage;
 pub mod telemetry;

@@ -471,26 +471,31 @@ async fn backlog_drains_over_several_short_runs() {
     let app = TestApp::with_settings(&[("SES_MAX_SEND_RATE", "200")]).await;
     let emails = seed_due_carts(&app, 600, "backlog").await;
 
-    // Each run may spend one second sending before the ten-second safety margin, so at most
-    // about 200 emails, plus those already in flight.
+    // Each run may spend two seconds sending before the ten-second safety margin, so at most
+    // about 400 emails, plus those already in flight. A loaded machine sends fewer per run, so
+    // the number of runs is bounded loosely; what matters is that every cart goes out once.
     let mut runs = 0;
     let mut total = 0;
     while total < emails.len() {
         runs += 1;
-        assert!(runs <= 20, "backlog did not drain in 20 runs; sent {total}");
-        let summary = recovery_sender::run(&app.context, Instant::now() + Duration::from_secs(11))
+        assert!(
+            runs <= 100,
+            "backlog did not drain in 100 runs; sent {total}"
+        );
+        let summary = recovery_sender::run(&app.context, Instant::now() + Duration::from_secs(12))
             .await
             .unwrap();
         assert!(
-            summary.sent <= 200 + 8,
+            summary.sent <= 400 + 8,
             "run exceeded the send rate: {summary:?}"
         );
         total += summary.sent;
     }
     assert!(
-        runs >= 3,
-        "600 emails at 200 per second should need several runs, took {runs}"
+        runs >= 2,
+        "600 emails at 200 per second need more than one two-second run, took {runs}"
     );
+    assert_eq!(total, emails.len());
     for email in &emails {
         assert_eq!(app.sent_to(email).await.len(), 1, "{email}");
     }

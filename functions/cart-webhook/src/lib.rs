@@ -343,6 +343,7 @@ async fn record_recovery(
         .storage
         .add_counters(store, now, &[(Counter::Recovered, 1)])
         .await?;
+    common::metrics::emit(&[(common::metrics::Metric::Recovered, 1)]);
     let (currency, total) = match (&order.currency, &order.total_price) {
         (Some(currency), Some(total)) => (currency.clone(), total.clone()),
         _ => (

@@ -424,6 +424,7 @@ async fn handle_send_error(
 /// Adds the run's sends to the daily counters and puts the sent events on the bus.
 async fn flush(state: &RunState) {
     let sent = std::mem::take(&mut *state.sent.lock().expect("sent lock"));
+    common::metrics::emit(&[(common::metrics::Metric::Sent, sent.len() as i64)]);
     let mut per_store: HashMap<StoreId, i64> = HashMap::new();
     for (store, _) in &sent {
         *per_store.entry(store.clone()).or_default() += 1;

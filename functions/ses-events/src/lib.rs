@@ -230,6 +230,14 @@ async fn suppress(
         .suppress(scope, customer, reason, now)
         .await?;
     summary.suppressed += usize::from(added);
+    if added {
+        let metric = if counter == Counter::Complained {
+            common::metrics::Metric::Complained
+        } else {
+            common::metrics::Metric::Bounced
+        };
+        common::metrics::emit(&[(metric, 1)]);
+    }
     let Some(store) = store else {
         tracing::info!(customer_key = %customer, added, reason = reason.as_str(), "address suppressed");
         return Ok(());

@@ -266,6 +266,9 @@ async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), 
     tracing::info!(added, stopped = stopped.len(), "shopper unsubscribed");
 
     if added {
+        common::metrics::emit(&[(common::metrics::Metric::Unsubscribed, 1)]);
+    }
+    if added {
         storage
             .add_counters(&token.store_id, now, &[(Counter::Unsubscribed, 1)])
             .await?;
