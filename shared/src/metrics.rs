@@ -2,7 +2,7 @@
 //! record, which CloudWatch Logs turns into metrics with no API call from the function.
 //!
 //! Metrics go to the namespace `CartRecovery` without dimensions, so their cost does not grow
-//! with the number of stores; per-store numbers live in the stats table.
+//! with the number of stores. Per-store numbers live in the stats table.
 
 use serde_json::{json, Map, Value};
 

@@ -39,7 +39,7 @@ pub struct Summary {
 }
 
 /// Handles one invocation. A storage failure is returned as an error, so EventBridge or SNS
-/// retries the invocation; events already handled are skipped on the retry by their dedupe id.
+/// retries the invocation. On the retry, events already handled are skipped by their dedupe id.
 pub async fn handle(context: &Context, payload: Value) -> Result<Summary, StorageError> {
     let mut summary = Summary::default();
     for parsed in parse_invocation(&payload) {

@@ -284,7 +284,7 @@ async fn unsubscribe(context: &Context, token: &UnsubscribeToken) -> Result<(), 
     Ok(())
 }
 
-/// Returns the language the link or the browser asks for, if supported.
+/// Returns the language the link or the browser requests, if supported.
 fn request_language(request: &Request) -> Option<Language> {
     if let Some(language) = query_value(request, "lang").and_then(|l| Language::from_locale(&l)) {
         return Some(language);

@@ -47,3 +47,25 @@ pub(crate) fn get_opt_n(item: &Item, name: &str) -> Option<i64> {
 pub(crate) fn get_bool(item: &Item, name: &str) -> bool {
     matches!(item.get(name), Some(AttributeValue::Bool(true)))
 }
+
+/// Maps the result of a conditional write: `Ok(true)` when it was written, `Ok(false)` when its
+/// condition failed, and a storage error for anything else.
+pub(crate) fn written<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<bool, StorageError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(StorageError::request(operation, error)),
+    }
+}

@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::attributes::{n, s};
+use super::attributes::{n, s, written};
 use super::{Storage, StorageError};
 use crate::clock::UnixSeconds;
 
@@ -38,17 +38,7 @@ impl Storage {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StorageError::request("PutItem", error)),
-        }
+        written(result, "PutItem")
     }
 
     /// Forgets `id`, so that a retry of an event whose handling failed is not taken for a duplicate.

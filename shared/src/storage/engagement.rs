@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::attributes::{get_opt_n, n, s, Item};
+use super::attributes::{get_opt_n, n, s, written, Item};
 use super::{message_sk, shopper_pk, Storage, StorageError};
 use crate::clock::UnixSeconds;
 use crate::domain::{CustomerKey, StoreId};
@@ -77,17 +77,7 @@ impl Storage {
             .expression_attribute_values(":at", n(at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StorageError::request("UpdateItem", error)),
-        }
+        written(result, "UpdateItem")
     }
 
     /// Removes an attribute from a message item.

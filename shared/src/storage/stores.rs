@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::ExposeSecret;
 
-use super::attributes::{get_bool, get_opt_s, get_s, s, Item};
+use super::attributes::{get_bool, get_opt_s, get_s, s, written, Item};
 use super::{Storage, StorageError, SHOP_DOMAIN_INDEX};
 use crate::clock;
 use crate::domain::{Platform, Sequence, Store, StoreId};
@@ -110,17 +110,7 @@ impl Storage {
             .condition_expression("attribute_not_exists(store_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StorageError::request("PutItem", error)),
-        }
+        written(result, "PutItem")
     }
 
     /// Replaces an existing store. Returns false when no store has this id.
@@ -133,17 +123,7 @@ impl Storage {
             .condition_expression("attribute_exists(store_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StorageError::request("PutItem", error)),
-        }
+        written(result, "PutItem")
     }
 
     /// Lists every store, sorted by id. Meant for the operator tool: it scans the table.

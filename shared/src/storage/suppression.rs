@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::attributes::{get_s, n, s, Item};
+use super::attributes::{get_s, n, s, written, Item};
 use super::{Storage, StorageError};
 use crate::clock::UnixSeconds;
 use crate::domain::{CustomerKey, StoreId};
@@ -92,17 +92,7 @@ impl Storage {
                 )
         };
 
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StorageError::request("PutItem", error)),
-        }
+        written(request.send().await, "PutItem")
     }
 
     /// Lifts a store-scoped unsubscribe. Complaints and bounces stay. Returns true when an
@@ -125,17 +115,7 @@ impl Storage {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StorageError::request("DeleteItem", error)),
-        }
+        written(result, "DeleteItem")
     }
 
     /// Returns the reasons a customer is on the list for a store, store scope first; empty when
