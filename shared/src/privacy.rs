@@ -211,6 +211,10 @@ fn readable(
         if KEY_ATTRIBUTES.contains(&name.as_str()) {
             continue;
         }
+        // Zero marks "never" (a first email has no previous send time), so it is left out.
+        if TIME_ATTRIBUTES.contains(&name.as_str()) && value.as_i64() == Some(0) {
+            continue;
+        }
         let value = match (&value, TIME_ATTRIBUTES.contains(&name.as_str())) {
             (Value::Number(number), true) => number
                 .as_i64()

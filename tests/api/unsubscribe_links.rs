@@ -325,3 +325,28 @@ async fn page_language_follows_link_then_browser() {
         );
     }
 }
+
+#[tokio::test]
+async fn get_after_unsubscribe_offers_the_way_back() {
+    let app = TestApp::new().await;
+    let token = token(&app, &app.email("Again"));
+    let before = request(&app, "GET", &token, "", b"").await;
+    assert!(body_text(&before).contains("value=\"unsubscribe\""));
+
+    let response = request(
+        &app,
+        "POST",
+        &token,
+        "application/x-www-form-urlencoded",
+        b"List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let after = body_text(&request(&app, "GET", &token, "", b"").await);
+    assert!(after.contains("You are unsubscribed"), "{after}");
+    assert!(after.contains("value=\"resubscribe\""));
+    assert!(
+        !after.contains("<script"),
+        "the page must not submit anything by itself now"
+    );
+}

@@ -121,6 +121,30 @@ async fn route(context: &Context, request: &Request) -> Result<Response<Body>, U
     if request.method() == Method::POST {
         return post(context, request, &verified).await;
     }
+
+    // A shopper who already unsubscribed sees that, with the way back, not the question again.
+    let reasons = context
+        .storage
+        .suppression_reasons(&verified.token.store_id, &verified.token.customer)
+        .await?;
+    if reasons
+        .iter()
+        .any(|(scope, reason)| matches!(scope, Scope::Store(_)) && reason == "unsubscribed")
+    {
+        return Ok(page(
+            StatusCode::OK,
+            verified.language,
+            text.done_title,
+            &text.done_message.replace("{store}", store_name),
+            Some(PageForm {
+                action: &verified.action_url,
+                value: "resubscribe",
+                label: text.resubscribe_button,
+                secondary: true,
+                auto_submit: false,
+            }),
+        ));
+    }
     Ok(page(
         StatusCode::OK,
         verified.language,

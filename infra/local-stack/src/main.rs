@@ -63,7 +63,8 @@ async fn serve() -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {address}"))?;
     tracing::info!(%address, sender_interval_seconds = interval, "local stack ready");
     println!("Local stack listening on http://{address}");
-    println!("  POST /webhooks/shopify   cart webhook function");
+    println!("  POST /webhooks/shopify   cart webhook function (Shopify)");
+    println!("  POST /webhooks/generic/STORE_ID  cart webhook function (generic platforms)");
     println!("  GET|POST /unsubscribe    unsubscribe function");
     println!("  /v1/*                    merchant API (Authorization: Bearer KEY)");
     println!("  POST /ses-events         SES events function (EventBridge or SNS JSON)");

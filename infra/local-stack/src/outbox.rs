@@ -38,16 +38,14 @@ fn collect(value: &Value, messages: &mut Vec<SentMessage>) {
             if let (Some(Value::String(raw)), Some(Value::String(id))) =
                 (map.get("raw_data"), map.get("id"))
             {
-                let destinations = map
-                    .get("destinations")
-                    .and_then(Value::as_array)
-                    .map(|list| {
-                        list.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                // moto adds the To header's addresses to the envelope list, so drop repeats.
+                let mut destinations: Vec<String> = Vec::new();
+                let listed = map.get("destinations").and_then(Value::as_array);
+                for address in listed.into_iter().flatten().filter_map(Value::as_str) {
+                    if !destinations.iter().any(|known| known == address) {
+                        destinations.push(address.to_owned());
+                    }
+                }
                 messages.push(SentMessage {
                     message_id: id.clone(),
                     destinations,

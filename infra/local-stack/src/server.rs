@@ -55,7 +55,12 @@ async fn dispatch(State(state): State<AppState>, request: AxumRequest) -> AxumRe
     } else if path.starts_with("/v1/") {
         merchant_api::handle(&state.context, request).await
     } else {
-        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            "{\"error\":\"not found\"}",
+        )
+            .into_response();
     };
     into_axum(response)
 }
