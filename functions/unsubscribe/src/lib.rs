@@ -131,19 +131,7 @@ async fn route(context: &Context, request: &Request) -> Result<Response<Body>, U
         .iter()
         .any(|(scope, reason)| matches!(scope, Scope::Store(_)) && reason == "unsubscribed")
     {
-        return Ok(page(
-            StatusCode::OK,
-            verified.language,
-            text.done_title,
-            &text.done_message.replace("{store}", store_name),
-            Some(PageForm {
-                action: &verified.action_url,
-                value: "resubscribe",
-                label: text.resubscribe_button,
-                secondary: true,
-                auto_submit: false,
-            }),
-        ));
+        return Ok(unsubscribed_page(&verified));
     }
     Ok(page(
         StatusCode::OK,
@@ -216,19 +204,7 @@ async fn post(
         }
         body::Action::Unsubscribe => {
             unsubscribe(context, token).await?;
-            Ok(page(
-                StatusCode::OK,
-                verified.language,
-                text.done_title,
-                &text.done_message.replace("{store}", store_name),
-                Some(PageForm {
-                    action: &verified.action_url,
-                    value: "resubscribe",
-                    label: text.resubscribe_button,
-                    secondary: true,
-                    auto_submit: false,
-                }),
-            ))
+            Ok(unsubscribed_page(verified))
         }
         body::Action::Resubscribe => {
             let lifted = context
@@ -263,6 +239,24 @@ async fn post(
             "body must be List-Unsubscribe=One-Click or a page action",
         )),
     }
+}
+
+/// Confirms the unsubscribe and offers the way back.
+fn unsubscribed_page(verified: &Verified) -> Response<Body> {
+    let text = wording(verified.language);
+    page(
+        StatusCode::OK,
+        verified.language,
+        text.done_title,
+        &text.done_message.replace("{store}", &verified.store.name),
+        Some(PageForm {
+            action: &verified.action_url,
+            value: "resubscribe",
+            label: text.resubscribe_button,
+            secondary: true,
+            auto_submit: false,
+        }),
+    )
 }
 
 /// Stores the unsubscribe before the response is sent, then stops every pending email of the
