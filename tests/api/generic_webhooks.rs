@@ -112,7 +112,7 @@ async fn replayed_generic_webhook_after_five_minutes_gets_401() {
 }
 
 #[tokio::test]
-async fn generic_route_rejects_wrong_secret_unknown_store_and_shopify_store() {
+async fn generic_route_rejects_foreign_signatures() {
     let app = TestApp::new().await;
     let store = generic_store(&app).await;
     let body = serde_json::to_vec(&cart_event(&app, &app.email("Forger"))).unwrap();

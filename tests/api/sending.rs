@@ -137,7 +137,7 @@ async fn store_sequence_sets_delays_and_step_count() {
 }
 
 #[tokio::test]
-async fn frequency_cap_spans_carts_and_newer_cart_takes_over() {
+async fn cap_spans_carts_newer_cart_wins() {
     let app = TestApp::new().await;
     let email = app.email("Capped");
     post_checkout(&app, &email, &format!("first-{}", app.id), 7_200).await;

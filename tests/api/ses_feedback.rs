@@ -78,7 +78,7 @@ async fn complaint_stops_pending_email_at_that_store() {
 }
 
 #[tokio::test]
-async fn sns_form_of_a_bounce_is_handled_like_eventbridge() {
+async fn sns_bounce_handled_like_eventbridge() {
     let app = TestApp::new().await;
     let email = app.email("SnsBouncer");
     let detail = ses_event(&app, "ses-bounce-eventbridge.json", &email)["detail"].clone();
@@ -290,7 +290,7 @@ async fn every_event_type_is_accepted_in_both_shapes() {
 }
 
 #[tokio::test]
-async fn engagement_is_recorded_once_and_machines_are_left_out() {
+async fn engagement_counted_once_without_machines() {
     let app = TestApp::new().await;
     let email = app.email("Engaged");
     let (mail, message) = sent_mail(&app, &email).await;
@@ -500,7 +500,7 @@ async fn not_spam_feedback_does_not_suppress() {
 }
 
 #[tokio::test]
-async fn storage_failure_fails_the_invocation_and_the_retry_works() {
+async fn storage_failure_fails_then_retry_works() {
     let app = TestApp::new().await;
     let email = app.email("Retried");
     let event = ses_event(&app, "ses-complaint-eventbridge.json", &email);

@@ -122,7 +122,7 @@ async fn multipart_one_click_unsubscribes_and_repeats_harmlessly() {
 }
 
 #[tokio::test]
-async fn page_post_then_opt_back_in_lifts_only_the_unsubscribe() {
+async fn opt_back_in_lifts_only_unsubscribe() {
     let app = TestApp::new().await;
     let token = token(&app, &app.email("Returner"));
 

@@ -124,7 +124,7 @@ async fn same_event_id_twice_has_one_effect() {
 }
 
 #[tokio::test]
-async fn stored_cart_keeps_no_personal_data_beyond_email_and_contents() {
+async fn stored_cart_has_no_personal_data() {
     let app = TestApp::new().await;
     let email = app.email("Privacy");
     let mut rich = checkout(&email, &format!("cart-{}", app.id), 7_200);

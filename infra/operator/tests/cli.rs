@@ -176,7 +176,7 @@ async fn missing_table_setting_is_explained() {
 }
 
 #[tokio::test]
-async fn api_key_is_printed_once_and_stats_match_the_api() {
+async fn api_key_shown_once_and_stats_match() {
     let tool = Tool::new().await;
     tool.json(&add_args("keyed", "keyed.myshopify.com"));
     let created = tool.json(&["store", "api-key", "keyed"]);
