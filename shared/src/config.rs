@@ -1,7 +1,5 @@
 //! Configuration read from environment variables, which template.yaml sets for every function.
 
-use secrecy::SecretString;
-
 use crate::domain::{Sequence, FREQUENCY_CAP_SECONDS};
 use crate::hashing::Pepper;
 use crate::tokens::TokenKeys;
@@ -40,8 +38,8 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Names only the stores table, for tools that touch nothing else; the other names are empty,
-    /// so a request to those tables fails with DynamoDB's validation error.
+    /// Names only the stores table, for tools that touch nothing else. The other names are
+    /// empty, so a request to those tables fails with DynamoDB's validation error.
     pub fn stores_only(stores: String) -> Self {
         Self {
             stores,
@@ -177,11 +175,6 @@ pub fn parse_sequence(spec: &str) -> Result<Sequence, ConfigError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| invalid("must be comma-separated whole seconds".into()))?;
     Sequence::new(delays).map_err(|e| invalid(e.to_string()))
-}
-
-/// Wraps a secret read from configuration.
-pub fn secret(value: String) -> SecretString {
-    SecretString::from(value)
 }
 
 #[cfg(test)]

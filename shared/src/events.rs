@@ -44,7 +44,7 @@ impl DomainEvent {
         }
     }
 
-    /// A cart was stored and its first recovery email scheduled.
+    /// Builds the event for a stored cart whose first recovery email is scheduled.
     pub fn cart_abandoned(
         store: &StoreId,
         customer: &CustomerKey,
@@ -60,7 +60,7 @@ impl DomainEvent {
         )
     }
 
-    /// A recovery email went out.
+    /// Builds the event for a sent recovery email.
     pub fn email_sent(
         store: &StoreId,
         customer: &CustomerKey,
@@ -78,7 +78,7 @@ impl DomainEvent {
         )
     }
 
-    /// A shopper ordered after at least one recovery email.
+    /// Builds the event for an order placed after at least one recovery email.
     pub fn cart_recovered(
         store: &StoreId,
         customer: &CustomerKey,
@@ -94,12 +94,12 @@ impl DomainEvent {
         )
     }
 
-    /// A shopper unsubscribed from a store's recovery emails.
+    /// Builds the event for a shopper who unsubscribed from a store's recovery emails.
     pub fn unsubscribed(store: &StoreId, customer: &CustomerKey, at: UnixSeconds) -> Self {
         Self::new("Shopper Unsubscribed", store, customer, at, json!({}))
     }
 
-    /// An address was suppressed after a bounce or complaint.
+    /// Builds the event for an address suppressed after a bounce or complaint.
     pub fn suppressed(
         store: &StoreId,
         customer: &CustomerKey,
@@ -117,7 +117,7 @@ impl DomainEvent {
 }
 
 impl DomainEvent {
-    /// A store's sending health changed, such as a pause for complaints.
+    /// Builds the event for a change of a store's sending health, such as a pause for complaints.
     pub fn store_health(
         store: &StoreId,
         status: &str,

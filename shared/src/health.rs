@@ -1,9 +1,9 @@
 //! Store health: counters over a date range, the rates merchants watch, and the warnings and
 //! automatic pause that protect the sending reputation.
 //!
-//! Rates are per email sent. Above 2% unsubscribes the content needs review; above 0.1%
-//! complaints the store's sending is at risk (Amazon SES reviews an account at that complaint
-//! rate); above 0.3% complaints sending for the store pauses by itself.
+//! Rates are per email sent. Above 2% unsubscribes the content needs review. Above 0.1%
+//! complaints the store's sending is at risk, because Amazon SES reviews an account at that
+//! complaint rate. Above 0.3% complaints, sending for the store pauses by itself.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ pub const UNSUBSCRIBE_WARNING_RATE: f64 = 0.02;
 pub const COMPLAINT_WARNING_RATE: f64 = 0.001;
 /// Complaint rate above which sending for the store pauses by itself.
 pub const COMPLAINT_PAUSE_RATE: f64 = 0.003;
-/// Fewest emails sent in the window before a store is paused automatically, so one complaint
+/// Minimum emails sent in the window before a store is paused automatically, so one complaint
 /// about a store's first few emails does not pause it.
 // NOTE: this minimum volume is a judgment call, not an SES rule.
 pub const PAUSE_MIN_SENT: i64 = 1_000;

@@ -2,7 +2,7 @@
 //! building, EventBridge events, signed tokens, configuration and telemetry.
 //!
 //! Every function's `main` only builds a [`context::Context`] once per Lambda instance and hands
-//! events to a handler; the handlers are plain async functions over these types, so the same code
+//! events to a handler. The handlers are plain async functions over these types, so the same code
 //! runs under Lambda, in the integration tests and in the local stack.
 #![warn(missing_docs)]
 

@@ -38,7 +38,7 @@ const TIME_ATTRIBUTES: [&str; 16] = [
     "abandoned_claim_at",
 ];
 
-/// Where a privacy request came from, for the audit record.
+/// Origin of a privacy request, for the audit record.
 #[derive(Clone, Copy, Debug)]
 pub enum Source {
     /// The merchant API.
@@ -56,9 +56,10 @@ impl Source {
     }
 }
 
-/// Builds the data report of everything held about `email` at `store`: the address, every cart
-/// with its contents and times, every message with its delivery, open and click times, the
-/// profile, and whether and why the address is on the do-not-email list. Records an audit entry.
+/// Builds the data report of everything stored about `email` at `store`. It contains the address,
+/// every cart with its contents and times, every message with its delivery, open and click
+/// times, the profile, and the address's do-not-email entries with their reasons. Records an
+/// audit entry.
 pub async fn data_report(
     context: &Context,
     store: &StoreId,

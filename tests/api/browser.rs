@@ -285,7 +285,7 @@ async fn browser_unsubscribes_with_and_without_scripts() {
     session.close().await;
     assert_eq!(suppressed(&app).await, 1);
 
-    // Scripts off: the page only asks, and the button does the unsubscribe.
+    // Scripts off: the page only shows the question, and the button unsubscribes.
     let link = unsubscribe_link(&app, &base, &app.email("Plain"), &format!("b-{}", app.id)).await;
     let session = driver.session(false, None).await;
     session.open(&link).await;

@@ -280,7 +280,7 @@ async fn erasure_leaves_only_the_do_not_email_hash() {
         "no pending email survives"
     );
 
-    // The erased shopper's audit record has no address but says what was deleted.
+    // The erased shopper's audit record has no address but counts what was deleted.
     let audit = app.scan("PRIVACY_TABLE").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["kind"].as_s().unwrap(), "erasure");

@@ -496,8 +496,12 @@ async fn backlog_drains_over_several_short_runs() {
         "600 emails at 200 per second need more than one two-second run, took {runs}"
     );
     assert_eq!(total, emails.len());
-    for email in &emails {
-        assert_eq!(app.sent_to(email).await.len(), 1, "{email}");
+    for (index, email) in emails.iter().enumerate() {
+        assert_eq!(
+            app.sent_to(email).await.len(),
+            1,
+            "cart {index} of the backlog"
+        );
     }
 }
 
@@ -607,7 +611,7 @@ async fn backlog_of_twenty_thousand_drains_without_loss() {
         {
             assert!(
                 recipients.insert(recipient.clone()),
-                "{recipient} got two emails"
+                "a recipient got two emails"
             );
         }
     }

@@ -1,4 +1,4 @@
-//! A loopback HTTP server that answers SES v2 requests with a chosen error, for the failure
+//! A loopback HTTP server that responds to SES v2 requests with a chosen error, for the failure
 //! cases moto cannot produce (throttling). It records each request body, so tests can also check
 //! what the SDK sent (configuration set, message tags).
 
@@ -19,18 +19,18 @@ pub struct SesFault {
 struct Fault {
     status: u16,
     error_type: &'static str,
-    /// Body of a successful answer; used instead of the error when set.
+    /// Body of a successful response, sent instead of the error when set.
     success_body: Option<Value>,
     requests: Arc<Mutex<Vec<Value>>>,
 }
 
 impl SesFault {
-    /// Starts a server on 127.0.0.1 that answers every request with `status` and `error_type`.
+    /// Starts a server on 127.0.0.1 that responds to every request with `status` and `error_type`.
     pub async fn start(status: u16, error_type: &'static str) -> Self {
         Self::serve(status, error_type, None).await
     }
 
-    /// Starts a server that answers every request with 200 and `body`.
+    /// Starts a server that responds to every request with 200 and `body`.
     pub async fn answering(body: Value) -> Self {
         Self::serve(200, "", Some(body)).await
     }

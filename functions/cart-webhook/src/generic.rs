@@ -16,7 +16,7 @@ use crate::OrderInput;
 /// How far a signature's timestamp may be from the current time, in seconds (5 minutes).
 pub const TOLERANCE_SECONDS: i64 = 300;
 
-/// Why a signature header was rejected; every variant becomes the same 401.
+/// Reason a signature header was rejected. Every variant becomes the same 401.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SignatureError {
     /// The header is missing or not `t=…,v1=…`.
@@ -129,7 +129,7 @@ struct GenericOrder {
 pub enum GenericEvent {
     /// `cart.updated` with an email address.
     Cart(Cart),
-    /// `cart.updated` without an email address: nobody to email.
+    /// `cart.updated` without an email address, so no email can be sent.
     CartWithoutEmail,
     /// `order.created`.
     Order(OrderInput),

@@ -374,7 +374,7 @@ async fn record_recovery(
 /// Runs a Shopify compliance request within the webhook: a data request stores the report for
 /// the merchant (fetched with the merchant API under the data request id), customers/redact
 /// erases the shopper, shop/redact erases every shopper and the store.
-// NOTE: shop/redact runs within the request; a store with very many shoppers could exceed the
+// NOTE: shop/redact runs within the request. A store with very many shoppers could exceed the
 // function timeout, and Shopify's retry then continues the erasure where it stopped.
 async fn compliance(
     context: &Context,

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most addresses one import request may carry.
 pub const MAX_IMPORT_ADDRESSES: usize = 1_000;
-/// Longest date range of a stats request, in days.
+/// Maximum date range of a stats request, in days.
 const MAX_STATS_DAYS: i64 = 366;
 
 /// Errors of the merchant API.
@@ -30,10 +30,10 @@ pub enum ApiError {
     /// Known route, other method.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// Missing or invalid API key. One answer for both, so keys and stores cannot be probed.
+    /// Missing or invalid API key. Both get the same response, so keys and stores cannot be probed.
     #[error("missing or invalid API key")]
     Unauthorized,
-    /// Invalid request; the message says what to fix.
+    /// Invalid request. The message names what to fix.
     #[error("{0}")]
     BadRequest(String),
     /// DynamoDB failed; retry later.

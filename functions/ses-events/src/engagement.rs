@@ -1,5 +1,5 @@
 //! Deliveries, opens and clicks: recorded on the message item, counted once per message, with
-//! machine opens and clicks told apart from people's and left out of the rates.
+//! machine opens and clicks separated from people's and left out of the rates.
 //!
 //! Heuristics, which err toward counting a person:
 //! - an open by a known security scanner, or by a mail privacy proxy within 60 seconds of

@@ -1,5 +1,5 @@
 //! SES events function: bounces and complaints go to the do-not-email list and stop pending
-//! sends; deliveries, opens and clicks are recorded on the message and counted per store and
+//! sends. Deliveries, opens and clicks are recorded on the message and counted per store and
 //! day. Accepts the EventBridge form (source `aws.ses`) and SNS notifications delivered to
 //! Lambda, and parses leniently because SES adds fields and event types over time.
 

@@ -122,7 +122,7 @@ async fn route(context: &Context, request: &Request) -> Result<Response<Body>, U
         return post(context, request, &verified).await;
     }
 
-    // A shopper who already unsubscribed sees that, with the way back, not the question again.
+    // A shopper who already unsubscribed gets the confirmation with the way back, not the question again.
     let reasons = context
         .storage
         .suppression_reasons(&verified.token.store_id, &verified.token.customer)

@@ -4,7 +4,7 @@ use common::email::Language;
 
 /// The texts of every page the unsubscribe function shows.
 pub struct PageWording {
-    /// Title of the page that asks for confirmation.
+    /// Title of the confirmation page.
     pub confirm_title: &'static str,
     /// Explanation on that page.
     pub confirm_message: &'static str,
@@ -30,7 +30,7 @@ pub struct PageWording {
     pub try_again: &'static str,
     /// Message for any other bad request.
     pub bad_request: &'static str,
-    /// Plain-text answer to a one-click POST.
+    /// Plain-text response to a one-click POST.
     pub one_click_done: &'static str,
 }
 

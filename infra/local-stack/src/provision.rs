@@ -157,7 +157,7 @@ pub async fn create_event_bus(
 
 /// Creates (and, on moto, thereby verifies) the SES domain identity and the configuration set.
 /// Existing ones are kept. moto names a duplicate configuration set
-/// `ConfigurationSetAlreadyExistsException` where SES says `AlreadyExistsException`, so any
+/// `ConfigurationSetAlreadyExistsException` where SES returns `AlreadyExistsException`, so any
 /// error code that ends in `AlreadyExistsException` counts as "exists".
 pub async fn create_ses_resources(
     client: &aws_sdk_sesv2::Client,

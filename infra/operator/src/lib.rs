@@ -151,8 +151,8 @@ pub async fn update_store(
     Ok(describe(&store, secret_changed))
 }
 
-/// Creates or replaces the store's merchant API key and returns it; it is shown this once and
-/// only its SHA-256 digest is stored, so the previous key stops working at once.
+/// Creates or replaces the store's merchant API key and returns it. The key is shown this once
+/// and only its SHA-256 digest is stored, so the previous key stops working at once.
 pub async fn rotate_api_key(storage: &Storage, id: &str) -> anyhow::Result<Value> {
     let id = StoreId::parse(id)?;
     let mut store = load(storage, &id).await?;

@@ -49,7 +49,7 @@ pub struct Cart {
     pub updated_at: UnixSeconds,
 }
 
-/// Where a cart stands in its recovery sequence.
+/// Position of a cart in its recovery sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CartStatus {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Longest address accepted, in bytes (the SMTP path limit of RFC 5321).
+/// Maximum address length accepted, in bytes (the SMTP path limit of RFC 5321).
 const MAX_LENGTH: usize = 254;
 
 /// A syntactically valid, normalized email address.

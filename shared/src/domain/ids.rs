@@ -26,7 +26,7 @@ fn check_id(kind: &'static str, max: usize, raw: &str) -> Result<(), InvalidId> 
 pub struct StoreId(String);
 
 impl StoreId {
-    /// Longest store id, in bytes.
+    /// Maximum store id length, in bytes.
     pub const MAX_LENGTH: usize = 64;
 
     /// Parses a store id.
@@ -47,7 +47,7 @@ impl StoreId {
 pub struct CartId(String);
 
 impl CartId {
-    /// Longest cart id, in bytes.
+    /// Maximum cart id length, in bytes.
     pub const MAX_LENGTH: usize = 128;
 
     /// Parses a cart id.
@@ -66,7 +66,7 @@ impl CartId {
 /// email address with the deployment's secret pepper, as 32 lower-case hex digits.
 ///
 /// It is the same in every store of a deployment, so a hard bounce can suppress an address
-/// everywhere; keys, logs, SES tags and tokens carry it instead of the address.
+/// everywhere. Keys, logs, SES tags and tokens carry it instead of the address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CustomerKey(String);

@@ -68,7 +68,7 @@ pub struct Wording {
     pub total: &'static str,
     /// Text of the button to the cart.
     pub button: &'static str,
-    /// Why the shopper gets this email.
+    /// Reason the shopper gets this email.
     pub footer: &'static str,
     /// Text of the unsubscribe link.
     pub unsubscribe: &'static str,

@@ -9,7 +9,7 @@ use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 
 use crate::config::Config;
 
-/// Why a send failed, by what the caller should do about it.
+/// Failure of a send, classified by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// SES throttled the request; retry later.
@@ -118,13 +118,19 @@ fn classify<R>(error: SdkError<SendEmailError, R>) -> SendError
 where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    // SES error messages can name addresses (the sandbox lists unverified recipients), and
+    // these errors reach logs and the stored failure reason, so addresses are masked first.
+    let masked =
+        |error: &(dyn std::error::Error + 'static)| -> Box<dyn std::error::Error + Send + Sync> {
+            mask_addresses(&crate::telemetry::cause_chain(error)).into()
+        };
     let Some(service) = error.as_service_error() else {
-        return SendError::Transient(Box::new(error));
+        return SendError::Transient(masked(&error));
     };
-    let message = service.meta().message().unwrap_or("no message").to_owned();
+    let message = mask_addresses(service.meta().message().unwrap_or("no message"));
     match service {
         SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_) => {
-            SendError::Throttled(Box::new(error))
+            SendError::Throttled(masked(&error))
         }
         SendEmailError::AccountSuspendedException(_)
         | SendEmailError::SendingPausedException(_) => SendError::Paused(message),
@@ -132,6 +138,33 @@ where
         | SendEmailError::MailFromDomainNotVerifiedException(_)
         | SendEmailError::BadRequestException(_)
         | SendEmailError::NotFoundException(_) => SendError::Rejected(message),
-        _ => SendError::Transient(Box::new(error)),
+        _ => SendError::Transient(masked(&error)),
+    }
+}
+
+/// Replaces every word that contains `@` with `<address>`, so a message can be logged.
+pub fn mask_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_addresses_in_ses_messages() {
+        let message = "Email address is not verified. The following identities failed the check: jane@example.com, <bob@example.org>";
+        let masked = mask_addresses(message);
+        assert!(!masked.contains('@'), "{masked}");
+        assert!(masked.starts_with("Email address is not verified."));
     }
 }

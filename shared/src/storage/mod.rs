@@ -123,7 +123,7 @@ pub fn message_sk(cart_id: &str, step: u32) -> String {
     format!("msg#{cart_id}#{step}")
 }
 
-/// Sort key of the shopper's profile item, which holds the frequency-cap time.
+/// Sort key of the shopper's profile item, which contains the frequency-cap time and latest cart.
 pub const PROFILE_SK: &str = "profile";
 
 /// Picks the due-index shard of a cart from its keys, so one cart always lands on one shard.

@@ -18,7 +18,7 @@ const BATCH_WRITE_LIMIT: usize = 25;
 /// How long a data report for a Shopify data request is kept for the merchant, in seconds (30 days).
 pub const REPORT_RETENTION_SECONDS: i64 = 30 * 86_400;
 
-/// What an erasure deleted, by kind.
+/// Counts of the items an erasure deleted, by kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ErasureCounts {
     /// Carts, including any with a pending email.
@@ -54,7 +54,7 @@ pub struct AuditRecord {
     pub request_id: String,
     /// `data_report`, `erasure`, `store_erasure` or `suppression_import`.
     pub kind: String,
-    /// Where it came from: `merchant_api` or `shopify`.
+    /// Origin: `merchant_api` or `shopify`.
     pub source: String,
     /// The shopper, when the request is about one.
     pub customer_key: Option<String>,
