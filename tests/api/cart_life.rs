@@ -74,7 +74,7 @@ async fn twenty_concurrent_deliveries_have_one_effect() {
     assert_eq!(scheduled, 1, "{results:?}");
     assert_eq!(duplicates, 19, "{results:?}");
 
-    let stats = app.stats_today().await;
+    let stats = app.stats_total().await;
     assert_eq!(n(&stats, "carts"), 1);
     let abandoned: Vec<Value> = app
         .captured_events(&queue)
@@ -288,7 +288,7 @@ async fn order_after_recovery_email_records_revenue_once() {
     let (_, repeat) = app.shopify_webhook("orders/create", &body).await;
     assert_eq!(repeat["result"], json!("no pending carts"));
 
-    let stats = app.stats_today().await;
+    let stats = app.stats_total().await;
     assert_eq!(n(&stats, "recovered"), 1);
     assert_eq!(n(&stats, "revenue_EUR"), 10_960, "109.60 EUR in cents");
 

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod arm64;
 mod browser;
 mod cart_life;
 mod emails;

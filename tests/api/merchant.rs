@@ -475,7 +475,7 @@ async fn complaint_rate_above_limit_pauses_the_store() {
     let summary = ses_events::handle(&app.context, complaint).await.unwrap();
     assert_eq!(summary.suppressed, 1, "{summary:?}");
 
-    let stats = app.stats_today().await;
+    let stats = app.stats_total().await;
     assert_eq!(stats["complained"].as_n().unwrap(), "4", "{stats:?}");
     let fresh = common::Context::new(
         common::Config::from_lookup(|name| app.stack.settings.get(name).cloned()).unwrap(),

@@ -521,7 +521,7 @@ async fn each_send_records_message_counter_and_event() {
     assert!(!message["message_id"].as_s().unwrap().is_empty());
     assert_eq!(n(&message, "step"), 0);
     assert!(n(&message, "sent_at") > 0);
-    assert_eq!(n(&app.stats_today().await, "sent"), 1);
+    assert_eq!(n(&app.stats_total().await, "sent"), 1);
 
     let sent: Vec<_> = app
         .captured_events(&queue)

@@ -2,23 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{checkout, fixture, TestApp};
-
-fn ses_event(app: &TestApp, name: &str, recipient: &str) -> Value {
-    let mut event = fixture(name);
-    let detail = &mut event["detail"];
-    for pointer in [
-        "/bounce/bouncedRecipients",
-        "/complaint/complainedRecipients",
-    ] {
-        if let Some(list) = detail.pointer_mut(pointer).and_then(Value::as_array_mut) {
-            list[0]["emailAddress"] = json!(recipient);
-        }
-    }
-    detail["mail"]["destination"] = json!([recipient]);
-    detail["mail"]["tags"]["store"] = json!([app.store.id.as_str()]);
-    event
-}
+use crate::support::{checkout, fixture, ses_event, TestApp};
 
 #[tokio::test]
 async fn hard_bounce_blocks_later_carts_of_that_address() {
@@ -283,7 +267,7 @@ async fn every_event_type_is_accepted_in_both_shapes() {
     assert_eq!(summary.events, cases.len());
     assert_eq!(summary.duplicates, cases.len(), "{summary:?}");
 
-    let stats = app.stats_today().await;
+    let stats = app.stats_total().await;
     assert_eq!(counter(&stats, "delivered"), 1);
     assert_eq!(counter(&stats, "opened"), 1);
     assert_eq!(counter(&stats, "clicked"), 1);
@@ -375,7 +359,7 @@ async fn engagement_counted_once_without_machines() {
         !item.contains_key("clicked_at"),
         "the scanner's click was counted as a person's"
     );
-    let stats = app.stats_today().await;
+    let stats = app.stats_total().await;
     assert_eq!(counter(&stats, "delivered"), 1);
     assert_eq!(
         counter(&stats, "opened"),
