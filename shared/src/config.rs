@@ -1,8 +1,15 @@
 //! Configuration read from environment variables, which template.yaml sets for every function.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::domain::{Sequence, FREQUENCY_CAP_SECONDS};
 use crate::hashing::Pepper;
+use crate::secrets::{SecretSource, Secrets};
 use crate::tokens::TokenKeys;
+
+/// How long a function uses the secrets it read before reading them again, by default.
+pub const SECRETS_REFRESH_SECONDS: u64 = 300;
 
 /// A missing or invalid setting.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +25,9 @@ pub enum ConfigError {
         /// The problem with the value.
         reason: String,
     },
+    /// The secrets are named in more than one way, or in none.
+    #[error("set SECRET_ID (a Secrets Manager secret), or HASH_PEPPER and TOKEN_KEYS, and not both: {0}")]
+    Secrets(&'static str),
 }
 
 /// DynamoDB table names.
@@ -63,10 +73,8 @@ pub struct Config {
     pub configuration_set: String,
     /// Base URL of the unsubscribe function, such as `https://carts.example.com`.
     pub public_base_url: String,
-    /// Pepper for customer keys.
-    pub pepper: Pepper,
-    /// Unsubscribe token keys.
-    pub token_keys: TokenKeys,
+    /// Where the hash pepper and the token keys come from.
+    pub secrets: SecretSource,
     /// Sequence used by stores that set none.
     pub default_sequence: Sequence,
     /// Maximum SES sends per second; `None` reads the account's quota.
@@ -83,8 +91,6 @@ impl Config {
 
     /// Reads the configuration through `lookup`, so tests can supply variables without touching
     /// the process environment.
-    // NOTE: the pepper and token keys come from plain variables. A deployment fills them from
-    // Secrets Manager dynamic references, which CloudFormation resolves when the stack deploys.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
             lookup(name)
@@ -101,8 +107,7 @@ impl Config {
             privacy: required("PRIVACY_TABLE")?,
         };
 
-        let pepper = Pepper::new(required("HASH_PEPPER")?.into_bytes())?;
-        let token_keys = TokenKeys::parse(&required("TOKEN_KEYS")?)?;
+        let secrets = secret_source(&lookup)?;
 
         let default_sequence = match lookup("SEQUENCE_DELAYS_SECONDS") {
             Some(spec) if !spec.trim().is_empty() => parse_sequence(&spec)?,
@@ -154,12 +159,47 @@ impl Config {
             event_bus: required("EVENT_BUS_NAME")?,
             configuration_set: required("SES_CONFIGURATION_SET")?,
             public_base_url,
-            pepper,
-            token_keys,
+            secrets,
             default_sequence,
             max_send_rate,
             frequency_cap_seconds,
         })
+    }
+}
+
+/// Reads `SECRET_ID` (deployments) or `HASH_PEPPER` and `TOKEN_KEYS` (local stack and tests).
+fn secret_source(lookup: &impl Fn(&str) -> Option<String>) -> Result<SecretSource, ConfigError> {
+    let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    match (set("SECRET_ID"), set("HASH_PEPPER"), set("TOKEN_KEYS")) {
+        (Some(secret_id), None, None) => {
+            let refresh = match set("SECRETS_REFRESH_SECONDS") {
+                Some(seconds) => {
+                    seconds
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| ConfigError::Invalid {
+                            name: "SECRETS_REFRESH_SECONDS",
+                            reason: "must be whole seconds, zero or more".into(),
+                        })?
+                }
+                None => SECRETS_REFRESH_SECONDS,
+            };
+            Ok(SecretSource::SecretsManager {
+                secret_id: secret_id.trim().to_owned(),
+                refresh: Duration::from_secs(refresh),
+            })
+        }
+        (None, Some(pepper), Some(keys)) => Ok(SecretSource::Inline(Arc::new(Secrets {
+            pepper: Pepper::new(pepper.into_bytes())?,
+            token_keys: TokenKeys::parse(&keys)?,
+        }))),
+        (Some(_), _, _) => Err(ConfigError::Secrets(
+            "SECRET_ID is set together with HASH_PEPPER or TOKEN_KEYS",
+        )),
+        (None, None, None) => Err(ConfigError::Secrets("none is set")),
+        (None, _, _) => Err(ConfigError::Secrets(
+            "HASH_PEPPER and TOKEN_KEYS go together",
+        )),
     }
 }
 
@@ -232,5 +272,46 @@ mod tests {
         let mut vars = base();
         vars.insert("SEQUENCE_DELAYS_SECONDS", "60, 120".into());
         assert_eq!(load(&vars).unwrap().default_sequence.delays(), &[60, 120]);
+    }
+
+    #[test]
+    fn a_deployment_names_its_secret_instead_of_values() {
+        let mut vars = base();
+        vars.remove("HASH_PEPPER");
+        vars.remove("TOKEN_KEYS");
+        vars.insert("SECRET_ID", "cart-recovery/secrets".into());
+        match load(&vars).unwrap().secrets {
+            SecretSource::SecretsManager { secret_id, refresh } => {
+                assert_eq!(secret_id, "cart-recovery/secrets");
+                assert_eq!(refresh, Duration::from_secs(SECRETS_REFRESH_SECONDS));
+            }
+            other => panic!("expected Secrets Manager, got {other:?}"),
+        }
+
+        vars.insert("SECRETS_REFRESH_SECONDS", "soon".into());
+        assert!(load(&vars)
+            .unwrap_err()
+            .to_string()
+            .contains("SECRETS_REFRESH_SECONDS"));
+    }
+
+    #[test]
+    fn secrets_come_from_exactly_one_place() {
+        let mut both = base();
+        both.insert("SECRET_ID", "cart-recovery/secrets".into());
+        let mut neither = base();
+        neither.remove("HASH_PEPPER");
+        neither.remove("TOKEN_KEYS");
+        let mut half = base();
+        half.remove("TOKEN_KEYS");
+        for (vars, reason) in [
+            (both, "set together"),
+            (neither, "none is set"),
+            (half, "go together"),
+        ] {
+            let error = load(&vars).unwrap_err().to_string();
+            assert!(error.contains("set SECRET_ID"), "{error}");
+            assert!(error.contains(reason), "{error}");
+        }
     }
 }

@@ -7,7 +7,8 @@ use aws_config::SdkConfig;
 use crate::config::Config;
 use crate::email::Mailer;
 use crate::events::EventPublisher;
-use crate::storage::Storage;
+use crate::secrets::{SecretStore, Secrets};
+use crate::storage::{Storage, StorageError};
 
 /// Configuration and AWS clients shared by the handlers. Cloning is cheap.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct Context {
     pub mailer: Mailer,
     /// Domain events on the custom bus.
     pub events: EventPublisher,
+    /// The hash pepper and the token keys, read on first use.
+    pub secret_store: Arc<SecretStore>,
 }
 
 impl Context {
@@ -41,7 +44,18 @@ impl Context {
                 aws_sdk_eventbridge::Client::new(sdk),
                 config.event_bus.clone(),
             ),
+            secret_store: Arc::new(SecretStore::new(
+                config.secrets.clone(),
+                aws_sdk_secretsmanager::Client::new(sdk),
+            )),
             config,
         }
+    }
+
+    /// The hash pepper and the token keys; the first call of a deployed function reads them
+    /// from Secrets Manager. A failure comes as [`StorageError::Secrets`], so the handlers answer
+    /// it as they answer any failed dependency (5xx, or an error the sender retries).
+    pub async fn secrets(&self) -> Result<Arc<Secrets>, StorageError> {
+        Ok(self.secret_store.get().await?)
     }
 }

@@ -16,6 +16,7 @@ pub mod hashing;
 pub mod health;
 pub mod metrics;
 pub mod privacy;
+pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod tokens;

@@ -67,7 +67,7 @@ pub async fn data_report(
     request_id: &str,
     source: Source,
 ) -> Result<Value, StorageError> {
-    let customer = context.config.pepper.customer_key(email);
+    let customer = context.secrets().await?.pepper.customer_key(email);
     let items = context.storage.shopper_items(store, &customer).await?;
 
     let mut carts = Vec::new();
@@ -137,7 +137,7 @@ pub async fn erase_shopper(
     request_id: &str,
     source: Source,
 ) -> Result<ErasureCounts, StorageError> {
-    let customer = context.config.pepper.customer_key(email);
+    let customer = context.secrets().await?.pepper.customer_key(email);
     let counts = context.storage.erase_shopper(store, &customer).await?;
     tracing::info!(store_id = %store, customer_key = %customer, ?counts, "shopper erased");
     let summary = serde_json::to_value(&counts).unwrap_or_default();

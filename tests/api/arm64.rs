@@ -1,6 +1,7 @@
-//! The arm64 `bootstrap` files that `infra/sam-build` leaves in `.aws-sam/build`: each function of
-//! template.yaml has an aarch64 ELF, and the five binaries carry a cart from webhook to
-//! unsubscribe when run under qemu-user against a loopback stand-in for the Lambda Runtime API.
+//! The arm64 `bootstrap` files that `infra/sam-build` leaves in `.aws-sam/build`. Every function of
+//! template.yaml must have an aarch64 ELF. The five binaries then run under qemu-user against a
+//! loopback stand-in for the Lambda Runtime API and carry one cart from webhook to unsubscribe,
+//! configured as template.yaml configures them (secrets in Secrets Manager, here moto's).
 //!
 //! `infra/test` builds them and sets `ARM64_BUILD_DIR` and `ARM64_SYSROOT` (Debian's arm64 glibc).
 
@@ -69,7 +70,7 @@ fn aarch64_elf_problem(file: &Path) -> Option<String> {
 }
 
 #[test]
-fn every_function_has_an_aarch64_bootstrap() {
+fn every_function_has_aarch64_bootstrap() {
     let build_dir = required_path("ARM64_BUILD_DIR");
     let mut report = String::from("function                 binary            bytes       MiB\n");
     let mut problems = Vec::new();
@@ -94,7 +95,7 @@ fn every_function_has_an_aarch64_bootstrap() {
 }
 
 #[test]
-fn the_elf_check_rejects_other_files() {
+fn elf_check_rejects_other_files() {
     let dir = std::env::temp_dir().join(format!("elf-check-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("script");
@@ -132,11 +133,13 @@ async fn next_invocation(State((runtime, _)): State<Shared>) -> (HeaderMap, Stri
         .lock()
         .unwrap()
         .get_or_insert_with(Instant::now);
+
     let Some(event) = runtime.event.lock().unwrap().take() else {
         // One event per process: later polls wait until the test stops the process.
         std::future::pending::<()>().await;
         unreachable!();
     };
+
     let deadline = std::time::SystemTime::now() + INVOCATION_LIMIT;
     let deadline_ms = deadline
         .duration_since(std::time::UNIX_EPOCH)
@@ -196,7 +199,7 @@ struct Timing {
 }
 
 /// Runs `function`'s arm64 bootstrap under qemu-user for one invocation with `event`, with the
-/// app's settings and the test's AWS endpoint variables, and returns what it answered.
+/// app's settings and the test's AWS endpoint variables, and returns its response.
 async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<Timing>) -> Value {
     let bootstrap = required_path("ARM64_BUILD_DIR")
         .join(function)
@@ -228,6 +231,10 @@ async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<T
         .filter(|(name, _)| name.starts_with("AWS_"))
         .collect();
     environment.extend(app.stack.settings.clone());
+    // As deployed: the pepper and token keys come from the Secrets Manager secret (moto).
+    environment.remove("HASH_PEPPER");
+    environment.remove("TOKEN_KEYS");
+    environment.insert("SECRET_ID".to_owned(), secret_id(app));
     for (name, value) in [
         ("AWS_LAMBDA_RUNTIME_API", address.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_owned()),
@@ -293,6 +300,25 @@ async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<T
     }
 }
 
+fn secret_id(app: &TestApp) -> String {
+    format!("cart-recovery/arm64-{}", app.id)
+}
+
+/// Stores the app's pepper and token keys in Secrets Manager (moto), as a deployment keeps them.
+async fn create_secret(app: &TestApp) {
+    let value = json!({
+        "hash_pepper": app.stack.settings["HASH_PEPPER"],
+        "token_keys": app.stack.settings["TOKEN_KEYS"],
+    });
+    aws_sdk_secretsmanager::Client::new(&app.stack.sdk)
+        .create_secret()
+        .name(secret_id(app))
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn test_output_dir() -> PathBuf {
     let dir = std::env::var_os("TEST_OUTPUT_DIR")
         .map(PathBuf::from)
@@ -308,8 +334,9 @@ fn http_body(response: &Value) -> Value {
 }
 
 #[tokio::test]
-async fn arm64_binaries_carry_a_cart_from_webhook_to_unsubscribe() {
+async fn arm64_binaries_handle_cart_life() {
     let app = TestApp::new().await;
+    create_secret(&app).await;
     let mut timings = Vec::new();
     let email = app.email("Arm.Shopper");
 
@@ -370,7 +397,7 @@ async fn arm64_binaries_carry_a_cart_from_webhook_to_unsubscribe() {
     let mut store = app.store.clone();
     store.api_key_hash = Some(digest);
     app.context.storage.put_store(&store).await.unwrap();
-    // From yesterday to tomorrow, so a run across midnight UTC still sees both counts.
+    // From yesterday to tomorrow, so a run across midnight UTC still includes both counts.
     let today = time::OffsetDateTime::now_utc().date();
     let (from, to) = (today.previous_day().unwrap(), today.next_day().unwrap());
     let event = api_gateway_event(

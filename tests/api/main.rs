@@ -11,6 +11,7 @@ mod cart_life;
 mod emails;
 mod generic_webhooks;
 mod merchant;
+mod secrets;
 mod sending;
 mod ses_fault;
 mod ses_feedback;

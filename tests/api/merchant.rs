@@ -129,8 +129,7 @@ async fn data_report_matches_every_stored_item() {
     shopper_with_history(&app, &email, &token).await;
     let unsubscribe = common::storage::Scope::Store(app.store.id.clone());
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(&email).unwrap());
     app.context
@@ -220,8 +219,7 @@ async fn erasure_leaves_only_the_do_not_email_hash() {
         serde_json::to_vec(&checkout(&email, &format!("pending-{}", app.id), 60)).unwrap();
     app.shopify_webhook("checkouts/create", &pending).await;
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(&email).unwrap());
     app.context
@@ -293,8 +291,7 @@ async fn unsubscribe_outlives_erasure() {
     let key = api_key(&app).await;
     let email = app.email("Persistent");
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(&email).unwrap());
     let scope = common::storage::Scope::Store(app.store.id.clone());
@@ -569,8 +566,7 @@ async fn shop_redact_erases_every_shopper_and_the_store() {
     }
     let unsubscribed = common::storage::Scope::Store(app.store.id.clone());
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(&app.email("First")).unwrap());
     let reason = common::storage::SuppressionReason::Unsubscribed;

@@ -30,7 +30,7 @@ async fn seed_due_carts(app: &TestApp, count: usize, prefix: &str) -> Vec<String
         let sequence = sequence.clone();
         tasks.spawn(async move {
             let email = EmailAddress::parse(&email).unwrap();
-            let customer = context.config.pepper.customer_key(&email);
+            let customer = context.secrets().await.unwrap().pepper.customer_key(&email);
             let cart = Cart {
                 id: CartId::parse(&format!("bulk-{index}")).unwrap(),
                 email,
@@ -197,8 +197,7 @@ async fn stop_just_before_the_claim_wins() {
 
     // The sender has read both carts; now the stops land before it claims them.
     let customer = |email: &str| {
-        app.context
-            .config
+        app.secrets
             .pepper
             .customer_key(&EmailAddress::parse(email).unwrap())
     };
@@ -348,8 +347,7 @@ async fn permanent_rejection_fails_one_cart_only() {
     app.context.storage.put_store(&unverified).await.unwrap();
     let rejected_email = app.email("Rejected");
     let rejected_customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&EmailAddress::parse(&rejected_email).unwrap());
     let cart = Cart {

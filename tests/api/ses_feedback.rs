@@ -157,8 +157,7 @@ async fn sent_mail(app: &TestApp, email: &str) -> (Value, common::storage::Messa
     assert_eq!(app.run_sender().await.sent, 1);
 
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(email).unwrap());
     let message = common::storage::MessageRef {

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub secret: String,
     /// Short unique id of this test's resources, also used in addresses and cart ids.
     pub id: String,
+    /// The pepper and token keys of the context, for computing keys and tokens in tests.
+    pub secrets: std::sync::Arc<common::secrets::Secrets>,
 }
 
 impl TestApp {
@@ -77,6 +79,7 @@ impl TestApp {
         stack.context.storage.put_store(&store).await.unwrap();
 
         Self {
+            secrets: stack.context.secrets().await.unwrap(),
             context: stack.context.clone(),
             stack,
             store,
@@ -276,8 +279,7 @@ impl TestApp {
     /// Returns the partition key of a shopper of this store.
     pub fn shopper_pk(&self, email: &str) -> String {
         let customer = self
-            .context
-            .config
+            .secrets
             .pepper
             .customer_key(&common::domain::EmailAddress::parse(email).unwrap());
         common::storage::shopper_pk(&self.store.id, &customer)

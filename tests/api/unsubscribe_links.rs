@@ -7,11 +7,10 @@ use crate::support::{api_gateway_request, body_text, TestApp};
 
 fn token(app: &TestApp, email: &str) -> String {
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(email).unwrap());
-    app.context.config.token_keys.sign(&UnsubscribeToken {
+    app.secrets.token_keys.sign(&UnsubscribeToken {
         store_id: app.store.id.clone(),
         customer,
     })
@@ -173,11 +172,10 @@ async fn unknown_post_body_gets_400() {
 async fn token_of_unknown_store_gets_400() {
     let app = TestApp::new().await;
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(&app.email("Foreign")).unwrap());
-    let foreign = app.context.config.token_keys.sign(&UnsubscribeToken {
+    let foreign = app.secrets.token_keys.sign(&UnsubscribeToken {
         store_id: common::domain::StoreId::parse("some-other-store").unwrap(),
         customer,
     });
@@ -257,8 +255,7 @@ async fn opt_back_in_never_lifts_a_complaint() {
     let app = TestApp::new().await;
     let email = app.email("Complained");
     let customer = app
-        .context
-        .config
+        .secrets
         .pepper
         .customer_key(&common::domain::EmailAddress::parse(&email).unwrap());
     app.context

@@ -245,7 +245,7 @@ async fn apply_cart(
     dedupe_id: Option<&str>,
     now: UnixSeconds,
 ) -> Result<&'static str, WebhookError> {
-    let customer = context.config.pepper.customer_key(&cart.email);
+    let customer = context.secrets().await?.pepper.customer_key(&cart.email);
     tracing::Span::current().record("customer_key", customer.as_str());
 
     let sequence = store.sequence_or(&context.config.default_sequence);
@@ -286,7 +286,7 @@ async fn apply_order(
 ) -> Result<&'static str, WebhookError> {
     let mut customers: BTreeSet<CustomerKey> = BTreeSet::new();
     if let Some(email) = &order.email {
-        customers.insert(context.config.pepper.customer_key(email));
+        customers.insert(context.secrets().await?.pepper.customer_key(email));
     }
     for cart_id in &order.cart_ids {
         if let Some(owner) = context

@@ -197,12 +197,13 @@ async fn import(
     let mut added = 0;
     let mut already = 0;
     let now = clock::now();
+    let secrets = context.secrets().await?;
     for (index, raw) in body.emails.iter().enumerate() {
         let Ok(email) = EmailAddress::parse(raw) else {
             invalid.push(index);
             continue;
         };
-        let customer = context.config.pepper.customer_key(&email);
+        let customer = secrets.pepper.customer_key(&email);
         let scope = Scope::Store(store.clone());
         if context
             .storage

@@ -9,6 +9,7 @@ use common::clock::{self, UnixSeconds};
 use common::domain::{Store, StoreId};
 use common::email::{self, EmailContent, Language, MessageTags, OutgoingEmail, SendError};
 use common::events::DomainEvent;
+use common::secrets::Secrets;
 use common::storage::{ClaimOutcome, Counter, DueCart, StopReason, StorageError, DUE_SHARDS};
 use common::telemetry::cause_chain;
 use common::tokens::UnsubscribeToken;
@@ -75,9 +76,12 @@ pub async fn run_at(
         .await
         .unwrap_or(FALLBACK_SEND_RATE);
     tracing::info!(max_send_rate = rate, "sender run started");
+    // Read (or taken from the instance's copy) before any claim, so a failure claims nothing.
+    let secrets = context.secrets().await?;
 
     let state = Arc::new(RunState {
         context: context.clone(),
+        secrets,
         run_id,
         now,
         deadline: deadline.checked_sub(SAFETY_MARGIN).unwrap_or(deadline),
@@ -104,6 +108,8 @@ pub async fn run_at(
 
 struct RunState {
     context: Context,
+    /// Token keys for the unsubscribe links, read once per run.
+    secrets: Arc<Secrets>,
     run_id: String,
     now: UnixSeconds,
     deadline: Instant,
@@ -344,7 +350,7 @@ async fn process(state: &RunState, cart: &DueCart) -> Result<(), StorageError> {
 }
 
 fn send(state: &RunState, store: &Store, cart: &DueCart) -> Result<Vec<u8>, String> {
-    let token = state.context.config.token_keys.sign(&UnsubscribeToken {
+    let token = state.secrets.token_keys.sign(&UnsubscribeToken {
         store_id: cart.store_id.clone(),
         customer: cart.customer.clone(),
     });

@@ -9,6 +9,7 @@ mod parse;
 use common::clock::UnixSeconds;
 use common::domain::{CustomerKey, EmailAddress, StoreId};
 use common::events::DomainEvent;
+use common::hashing::Pepper;
 use common::storage::{Counter, MessageRef, Scope, StopReason, StorageError, SuppressionReason};
 use common::telemetry::cause_chain;
 use common::Context;
@@ -85,7 +86,7 @@ async fn handle_event(
         .and_then(|id| StoreId::parse(id).ok());
     match &event.kind {
         SesEventKind::Bounce { permanent: true } => {
-            for customer in recipients(context, event) {
+            for customer in recipients(&context.secrets().await?.pepper, event) {
                 let reason = SuppressionReason::HardBounce;
                 suppress(
                     context,
@@ -101,7 +102,7 @@ async fn handle_event(
             }
         }
         SesEventKind::Bounce { permanent: false } => {
-            for customer in recipients(context, event) {
+            for customer in recipients(&context.secrets().await?.pepper, event) {
                 soft_bounce(
                     context,
                     store.as_ref(),
@@ -121,7 +122,7 @@ async fn handle_event(
                 return Ok(());
             };
             let scope = Scope::Store(store.clone());
-            for customer in recipients(context, event) {
+            for customer in recipients(&context.secrets().await?.pepper, event) {
                 let reason = SuppressionReason::Complaint;
                 suppress(
                     context,
@@ -159,12 +160,12 @@ async fn handle_event(
 
 /// Returns the customer keys of the event's bounced or complaining recipients, each handled on
 /// its own.
-fn recipients(context: &Context, event: &SesEvent) -> Vec<CustomerKey> {
+fn recipients(pepper: &Pepper, event: &SesEvent) -> Vec<CustomerKey> {
     event
         .recipients
         .iter()
         .filter_map(|recipient| match EmailAddress::parse(recipient) {
-            Ok(email) => Some(context.config.pepper.customer_key(&email)),
+            Ok(email) => Some(pepper.customer_key(&email)),
             Err(_) => {
                 tracing::warn!("recipient address in SES event is malformed; skipped");
                 None

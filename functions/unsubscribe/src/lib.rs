@@ -153,7 +153,8 @@ async fn route(context: &Context, request: &Request) -> Result<Response<Body>, U
 async fn verify(context: &Context, request: &Request) -> Result<Verified, UnsubscribeError> {
     let raw_token = query_value(request, "token").unwrap_or_default();
     let token = context
-        .config
+        .secrets()
+        .await?
         .token_keys
         .verify(&raw_token)
         .map_err(|_| UnsubscribeError::InvalidToken)?;

@@ -65,6 +65,9 @@ pub enum StorageError {
     /// A stored item lacks an attribute or has one of the wrong type.
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
+    /// The secrets that keys are derived from could not be read.
+    #[error("secrets are unavailable")]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 impl StorageError {
