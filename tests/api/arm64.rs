@@ -198,17 +198,28 @@ struct Timing {
     invocation: Duration,
 }
 
-/// Runs `function`'s arm64 bootstrap under qemu-user for one invocation with `event`, with the
-/// app's settings and the test's AWS endpoint variables, and returns its response.
-async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<Timing>) -> Value {
+/// A function's arm64 bootstrap running under qemu-user against its own Runtime API stand-in.
+struct Launched {
+    function: String,
+    child: tokio::process::Child,
+    runtime: Arc<Runtime>,
+    outcomes: mpsc::UnboundedReceiver<Outcome>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    started: Instant,
+    log_path: PathBuf,
+}
+
+/// Starts `function`'s bootstrap with the app's settings and the test's AWS endpoint variables.
+/// Its first request for an event gets `event`; without one, the request waits.
+async fn launch(app: &TestApp, function: &str, event: Option<Value>) -> Launched {
     let bootstrap = required_path("ARM64_BUILD_DIR")
         .join(function)
         .join("bootstrap");
     let sysroot = required_path("ARM64_SYSROOT");
 
     let runtime = Arc::new(Runtime::default());
-    *runtime.event.lock().unwrap() = Some(event);
-    let (outcomes, mut received) = mpsc::unbounded_channel();
+    *runtime.event.lock().unwrap() = event;
+    let (sender, outcomes) = mpsc::unbounded_channel();
     let router = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
         .route(
@@ -220,7 +231,7 @@ async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<T
             post(invocation_error),
         )
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state((runtime.clone(), outcomes));
+        .with_state((runtime.clone(), sender));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
@@ -256,7 +267,7 @@ async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<T
     let log_path = test_output_dir().join(format!("arm64-{function}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
     let started = Instant::now();
-    let mut child = tokio::process::Command::new("qemu-aarch64")
+    let child = tokio::process::Command::new("qemu-aarch64")
         .arg("-L")
         .arg(&sysroot)
         .arg(&bootstrap)
@@ -268,35 +279,66 @@ async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<T
         .kill_on_drop(true)
         .spawn()
         .expect("qemu-aarch64 runs; infra/test installs qemu-user");
-
-    let outcome = tokio::select! {
-        outcome = received.recv() => outcome.expect("runtime stand-in stopped"),
-        status = child.wait() => panic!(
-            "{function} exited with {status:?} before answering; see {}",
-            log_path.display()
-        ),
-        () = tokio::time::sleep(INVOCATION_LIMIT) => panic!(
-            "{function} gave no answer within {INVOCATION_LIMIT:?}; see {}",
-            log_path.display()
-        ),
-    };
-    let answered = Instant::now();
-    child.kill().await.unwrap();
-    server.abort();
-
-    let ready = runtime
-        .ready_at
-        .lock()
-        .unwrap()
-        .expect("the function answered without asking for an event");
-    timings.push(Timing {
+    Launched {
         function: function.to_owned(),
-        init: ready - started,
-        invocation: answered - ready,
-    });
+        child,
+        runtime,
+        outcomes,
+        server,
+        started,
+        log_path,
+    }
+}
+
+impl Launched {
+    /// Stops the process and the stand-in.
+    async fn stop(mut self) {
+        self.child.kill().await.unwrap();
+        self.server.abort();
+    }
+
+    /// Returns the time from start to the first request for an event, its initialization.
+    fn ready_after(&self) -> Option<Duration> {
+        let ready = *self.runtime.ready_at.lock().unwrap();
+        ready.map(|ready| ready - self.started)
+    }
+
+    /// Waits for the answer to the one invocation and returns it, with the timing.
+    async fn answer(&mut self) -> (Outcome, Timing) {
+        let log = self.log_path.display().to_string();
+        let function = self.function.clone();
+        let outcome = tokio::select! {
+            outcome = self.outcomes.recv() => outcome.expect("runtime stand-in stopped"),
+            status = self.child.wait() => panic!(
+                "{function} exited with {status:?} before answering; see {log}"
+            ),
+            () = tokio::time::sleep(INVOCATION_LIMIT) => panic!(
+                "{function} gave no answer within {INVOCATION_LIMIT:?}; see {log}"
+            ),
+        };
+        let answered = Instant::now();
+        let init = self
+            .ready_after()
+            .expect("the function answered without asking for an event");
+        let timing = Timing {
+            function,
+            init,
+            invocation: answered - self.started - init,
+        };
+        (outcome, timing)
+    }
+}
+
+/// Runs `function` for one invocation with `event` and returns its response.
+async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<Timing>) -> Value {
+    let mut launched = launch(app, function, Some(event)).await;
+    let (outcome, timing) = launched.answer().await;
+    let log = launched.log_path.display().to_string();
+    launched.stop().await;
+    timings.push(timing);
     match outcome {
         Outcome::Response(value) => value,
-        other => panic!("{function} failed: {other:?}; see {}", log_path.display()),
+        other => panic!("{function} failed: {other:?}; see {log}"),
     }
 }
 
@@ -442,4 +484,46 @@ async fn arm64_binaries_handle_cart_life() {
     }
     println!("{report}");
     std::fs::write(test_output_dir().join("arm64-timings.txt"), report).unwrap();
+}
+
+/// Start-up benchmark: each function started ten times, time to its first request for an event.
+/// Run it with `infra/test arm64_start_up -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "benchmark; numbers go to docs/benchmarks.md"]
+async fn arm64_start_up_times() {
+    const RUNS: usize = 10;
+    let app = TestApp::new().await;
+    create_secret(&app).await;
+
+    let mut report =
+        String::from("function                 min ms  median ms  max ms  (qemu-user on x86_64)\n");
+    for (function, _) in template_functions() {
+        let mut times = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let launched = launch(&app, &function, None).await;
+            let limit = Instant::now() + INVOCATION_LIMIT;
+            let time = loop {
+                if let Some(time) = launched.ready_after() {
+                    break time;
+                }
+                assert!(
+                    Instant::now() < limit,
+                    "{function} did not start; see {}",
+                    launched.log_path.display()
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            };
+            launched.stop().await;
+            times.push(time);
+        }
+        times.sort();
+        report.push_str(&format!(
+            "{function:<24} {:>6} {:>10} {:>7}\n",
+            times[0].as_millis(),
+            times[RUNS / 2].as_millis(),
+            times[RUNS - 1].as_millis()
+        ));
+    }
+    println!("{report}");
+    std::fs::write(test_output_dir().join("arm64-start-up.txt"), report).unwrap();
 }

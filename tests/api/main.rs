@@ -8,6 +8,7 @@ mod support;
 mod arm64;
 mod browser;
 mod cart_life;
+mod deploy;
 mod emails;
 mod generic_webhooks;
 mod merchant;

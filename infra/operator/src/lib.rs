@@ -1,6 +1,8 @@
 //! The operator's store commands, as library functions so tests call them directly and the
 //! `cart-admin` binary stays a thin argument parser.
 
+pub mod secret;
+
 use anyhow::{bail, Context as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -273,4 +275,25 @@ fn validate_locale(locale: &str) -> anyhow::Result<String> {
 
 fn parse_sequence(spec: &str) -> anyhow::Result<Sequence> {
     common::config::parse_sequence(spec).map_err(|e| anyhow::anyhow!("sequence: {e}"))
+}
+
+/// Returns the physical id (for a table, its name) of a stack's resource.
+pub async fn stack_resource(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    logical_id: &str,
+) -> anyhow::Result<String> {
+    let output = client
+        .describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(logical_id)
+        .send()
+        .await
+        .with_context(|| format!("failed to look up {logical_id} in stack {stack}"))?;
+    output
+        .stack_resource_detail()
+        .and_then(|detail| detail.physical_resource_id())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .with_context(|| format!("stack {stack} has no {logical_id} yet"))
 }

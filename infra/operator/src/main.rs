@@ -1,7 +1,9 @@
-//! `cart-admin`: adds, lists, shows, updates, pauses and resumes stores.
+//! `cart-admin`: adds, lists, shows, updates, pauses and resumes stores, prints their counters,
+//! and creates the deployment secret and rotates its token keys.
 //!
-//! It reads the stores table name from `STORES_TABLE` and AWS access from the standard
-//! environment (region, credentials, and endpoint variables for the local stack).
+//! It finds the tables through `--stack` (the CloudFormation stack's StoresTable and StatsTable)
+//! or takes their names from `STORES_TABLE` and `STATS_TABLE`, and reads AWS access from the
+//! standard environment (region, credentials, and endpoint variables for the local stack).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use common::config::Tables;
@@ -16,6 +18,10 @@ use operator::{NewStore, StoreChanges};
     version
 )]
 struct Cli {
+    /// CloudFormation stack of the deployment, such as cart-recovery; its StoresTable and
+    /// StatsTable are used unless the table options name others.
+    #[arg(long, env = "STACK_NAME", global = true)]
+    stack: Option<String>,
     /// DynamoDB table of stores (the stack's StoresTable).
     #[arg(long, env = "STORES_TABLE", global = true, default_value = "")]
     stores_table: String,
@@ -31,6 +37,9 @@ enum Command {
     /// Store commands.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Deployment secret commands (Secrets Manager).
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Print a store's counters, rates and warnings, as the merchant API returns them.
     Stats {
         /// Store id.
@@ -41,6 +50,30 @@ enum Command {
         /// Last day, inclusive.
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Create the secret with a random hash pepper and one token key; prints no value.
+    Create {
+        /// Secret name (the stack's SecretName parameter).
+        #[arg(long, env = "SECRET_ID", default_value = "cart-recovery/secrets")]
+        name: String,
+    },
+    /// Put a new random token key first; new emails are signed with it, old links keep working.
+    AddTokenKey {
+        /// Secret name (the stack's SecretName parameter).
+        #[arg(long, env = "SECRET_ID", default_value = "cart-recovery/secrets")]
+        name: String,
+    },
+    /// Remove an old token key; links signed with it stop working.
+    RemoveTokenKey {
+        /// Secret name (the stack's SecretName parameter).
+        #[arg(long, env = "SECRET_ID", default_value = "cart-recovery/secrets")]
+        name: String,
+        /// Key id, such as k1.
+        key_id: String,
     },
 }
 
@@ -138,19 +171,46 @@ enum StoreCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if cli.stores_table.is_empty() {
-        anyhow::bail!("set STORES_TABLE or --stores-table to the stack's stores table name");
-    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let mut tables = Tables::stores_only(cli.stores_table);
-    tables.stats = cli.stats_table;
+    if let Command::Secret(command) = &cli.command {
+        let client = aws_sdk_secretsmanager::Client::new(&sdk);
+        let output = match command {
+            SecretCommand::Create { name } => operator::secret::create(&client, name).await?,
+            SecretCommand::AddTokenKey { name } => {
+                operator::secret::add_token_key(&client, name).await?
+            }
+            SecretCommand::RemoveTokenKey { name, key_id } => {
+                operator::secret::remove_token_key(&client, name, key_id).await?
+            }
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(());
+    }
+    let (mut stores_table, mut stats_table) = (cli.stores_table, cli.stats_table);
+    if let Some(stack) = &cli.stack {
+        let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+        if stores_table.is_empty() {
+            stores_table = operator::stack_resource(&cloudformation, stack, "StoresTable").await?;
+        }
+        if stats_table.is_empty() {
+            stats_table = operator::stack_resource(&cloudformation, stack, "StatsTable").await?;
+        }
+    }
+    if stores_table.is_empty() {
+        anyhow::bail!(
+            "set --stack (or STACK_NAME) to the deployment's stack, or STORES_TABLE (or --stores-table) to its stores table name"
+        );
+    }
+    let mut tables = Tables::stores_only(stores_table);
+    tables.stats = stats_table;
     let storage = Storage::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
 
     let command = match cli.command {
         Command::Store(command) => command,
+        Command::Secret(_) => unreachable!("secret commands return above"),
         Command::Stats { id, from, to } => {
             if storage.tables().stats.is_empty() {
-                anyhow::bail!("set STATS_TABLE or --stats-table to the stack's stats table name");
+                anyhow::bail!("set --stack, or STATS_TABLE (or --stats-table) to the stack's stats table name");
             }
             let output = operator::stats(&storage, &id, &from, &to).await?;
             println!("{}", serde_json::to_string_pretty(&output)?);

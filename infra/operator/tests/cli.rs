@@ -172,7 +172,101 @@ async fn missing_table_setting_is_explained() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("set STORES_TABLE"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("set --stack"));
+}
+
+/// Creates a stack in moto's CloudFormation whose StoresTable and StatsTable name the given tables.
+async fn stack_naming(stores: &str, stats: &str) -> String {
+    let table = |name: &str, keys: &[&str]| {
+        let attributes: Vec<Value> = keys
+            .iter()
+            .map(|key| serde_json::json!({ "AttributeName": key, "AttributeType": "S" }))
+            .collect();
+        let schema: Vec<Value> = keys
+            .iter()
+            .zip(["HASH", "RANGE"])
+            .map(|(key, kind)| serde_json::json!({ "AttributeName": key, "KeyType": kind }))
+            .collect();
+        serde_json::json!({
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "TableName": name,
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": attributes,
+                "KeySchema": schema,
+            }
+        })
+    };
+    let template = serde_json::json!({
+        "Resources": {
+            "StoresTable": table(stores, &["store_id"]),
+            "StatsTable": table(stats, &["store_id", "day"]),
+        }
+    });
+    let stack = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
+    aws_sdk_cloudformation::Client::new(&sdk)
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    stack
+}
+
+#[tokio::test]
+async fn stack_option_finds_the_tables() {
+    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
+    let prefix = format!("stk{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let tables =
+        local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
+            .await
+            .unwrap();
+    let stack = stack_naming(&tables["STORES_TABLE"], &tables["STATS_TABLE"]).await;
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cart-admin"))
+            .args(args)
+            .env_remove("STORES_TABLE")
+            .env_remove("STATS_TABLE")
+            .output()
+            .unwrap()
+    };
+
+    let mut add = vec!["--stack", stack.as_str()];
+    add.extend(add_args("stacked", "stacked.myshopify.com"));
+    let output = run(&add);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&["--stack", &stack, "store", "list"]);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed[0]["id"], serde_json::json!("stacked"));
+    let output = run(&[
+        "--stack",
+        &stack,
+        "stats",
+        "stacked",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-02",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = run(&["--stack", "no-such-stack", "store", "list"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("failed to look up StoresTable in stack no-such-stack"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -226,4 +320,97 @@ async fn api_key_shown_once_and_stats_match() {
         serde_json::to_value(common::health::compute(&store, day, day, &totals)).unwrap();
     assert_eq!(stats, expected);
     assert!(stats["warnings"][0].as_str().unwrap().contains("above 2%"));
+}
+
+/// Returns the secret's current JSON text, read as the functions read it.
+async fn secret_text(name: &str) -> String {
+    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn secret_commands_print_no_values() {
+    let tool = Tool::new().await;
+    let name = format!("cart-recovery/cli-{}", uuid::Uuid::new_v4().simple());
+
+    let created = tool.json(&["secret", "create", "--name", &name]);
+    assert_eq!(created["token_key_ids"], serde_json::json!(["k1"]));
+    let text = secret_text(&name).await;
+    assert!(
+        common::secrets::Secrets::from_json(&text).is_ok(),
+        "the functions cannot read it"
+    );
+    let first: Value = serde_json::from_str(&text).unwrap();
+    let pepper = first["hash_pepper"].as_str().unwrap().to_owned();
+    let first_key = first["token_keys"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("k1=")
+        .to_owned();
+    assert!(
+        !created.to_string().contains(&pepper),
+        "the pepper was printed"
+    );
+    assert!(
+        !created.to_string().contains(&first_key),
+        "the token key was printed"
+    );
+
+    // A second create leaves the pepper alone: changing it would orphan every stored key.
+    let again = tool.run(&["secret", "create", "--name", &name]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(secret_text(&name).await, text);
+
+    let rotated = tool.json(&["secret", "add-token-key", "--name", &name]);
+    assert_eq!(rotated["token_key_ids"], serde_json::json!(["k2", "k1"]));
+    assert_eq!(rotated["signing_key_id"], serde_json::json!("k2"));
+    let text = secret_text(&name).await;
+    let second: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        second["hash_pepper"].as_str(),
+        Some(pepper.as_str()),
+        "the pepper changed"
+    );
+    assert!(second["token_keys"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("k1={first_key}")));
+    assert!(!rotated.to_string().contains(&pepper));
+
+    for (key_id, expected) in [("k2", "is the signing key"), ("k9", "has no token key k9")] {
+        let output = tool.run(&["secret", "remove-token-key", "--name", &name, key_id]);
+        assert!(!output.status.success(), "removing {key_id} succeeded");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{key_id}: {stderr}");
+    }
+    assert_eq!(
+        secret_text(&name).await,
+        text,
+        "a refused removal changed the secret"
+    );
+
+    let removed = tool.json(&["secret", "remove-token-key", "--name", &name, "k1"]);
+    assert_eq!(removed["token_key_ids"], serde_json::json!(["k2"]));
+}
+
+#[tokio::test]
+async fn secret_commands_fail_on_a_missing_secret() {
+    let tool = Tool::new().await;
+    let name = format!("cart-recovery/absent-{}", uuid::Uuid::new_v4().simple());
+    let output = tool.run(&["secret", "add-token-key", "--name", &name]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("failed to read secret {name}")),
+        "{stderr}"
+    );
 }

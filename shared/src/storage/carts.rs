@@ -372,6 +372,44 @@ impl Storage {
             items.push(self.latest_cart_update(store, customer, cart, now)?);
         }
 
+        let Some(reasons) = self.transact(items).await? else {
+            return Ok(WriteResult::Written);
+        };
+        let failed = |index: usize| {
+            reasons.get(index).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+        };
+        if dedupe_count == 1 && failed(0) {
+            return Ok(WriteResult::Duplicate);
+        }
+        if failed(dedupe_count) || failed(dedupe_count + 1) {
+            return Ok(WriteResult::Suppressed);
+        }
+        if failed(dedupe_count + 2) {
+            let old = reasons[dedupe_count + 2].item().cloned();
+            return Ok(WriteResult::CartConditionFailed(old));
+        }
+        if failed(alias_index) {
+            let previous = reasons[alias_index]
+                .item()
+                .and_then(|item| get_opt_s(item, "customer_key"))
+                .and_then(|key| CustomerKey::parse(key).ok());
+            return Ok(WriteResult::OwnedByOtherCustomer(previous));
+        }
+        // No other item has a condition, so this is a bug rather than a race.
+        Err(StorageError::request(
+            "TransactWriteItems",
+            error_from(reasons),
+        ))
+    }
+
+    /// Runs one TransactWriteItems. Returns `None` when it is written, or the cancellation
+    /// reasons by item when a condition failed. Cancellations without a failed condition (another
+    /// transaction touched the same items, or throttling) are tried again, up to four attempts
+    /// with a short backoff.
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<CancellationReason>>, StorageError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -382,34 +420,18 @@ impl Storage {
                 .send()
                 .await;
             let reasons = match result {
-                Ok(_) => return Ok(WriteResult::Written),
+                Ok(_) => return Ok(None),
                 Err(error) => match cancellation_reasons(&error) {
                     Some(reasons) => reasons,
                     None => return Err(StorageError::request("TransactWriteItems", error)),
                 },
             };
-
-            let failed = |index: usize| {
-                reasons.get(index).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
-            };
-            if dedupe_count == 1 && failed(0) {
-                return Ok(WriteResult::Duplicate);
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Ok(Some(reasons));
             }
-            if failed(dedupe_count) || failed(dedupe_count + 1) {
-                return Ok(WriteResult::Suppressed);
-            }
-            if failed(dedupe_count + 2) {
-                let old = reasons[dedupe_count + 2].item().cloned();
-                return Ok(WriteResult::CartConditionFailed(old));
-            }
-            if failed(alias_index) {
-                let previous = reasons[alias_index]
-                    .item()
-                    .and_then(|item| get_opt_s(item, "customer_key"))
-                    .and_then(|key| CustomerKey::parse(key).ok());
-                return Ok(WriteResult::OwnedByOtherCustomer(previous));
-            }
-            // Another transaction touched one of these items at the same time; try again.
             if attempt >= CONFLICT_ATTEMPTS {
                 return Err(StorageError::request(
                     "TransactWriteItems",
@@ -581,25 +603,20 @@ impl Storage {
         customer: &CustomerKey,
     ) -> Result<Vec<Item>, StorageError> {
         let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.tables.shoppers)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(shopper_pk(store, customer)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| StorageError::request("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.shoppers)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(shopper_pk(store, customer)))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| StorageError::request("Query", e))?;
+            items.extend(page.items.unwrap_or_default());
         }
+        Ok(items)
     }
 
     /// Stops the pending emails of every cart of a shopper in a store. For an order, carts whose

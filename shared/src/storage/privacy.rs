@@ -95,50 +95,42 @@ impl Storage {
     pub async fn erase_store(&self, store: &StoreId) -> Result<ErasureCounts, StorageError> {
         let mut counts = ErasureCounts::default();
 
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.tables.shoppers)
-                .index_name(STORE_INDEX)
-                .key_condition_expression("store_id = :store")
-                .expression_attribute_values(":store", s(store.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StorageError::request("Query", e))?;
-            let items = output.items.unwrap_or_default();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.shoppers)
+            .index_name(STORE_INDEX)
+            .key_condition_expression("store_id = :store")
+            .expression_attribute_values(":store", s(store.as_str()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let items = page
+                .map_err(|e| StorageError::request("Query", e))?
+                .items
+                .unwrap_or_default();
             items.iter().for_each(|item| counts.count(item));
             self.delete_keys(&self.tables.shoppers, items.iter().map(key_of).collect())
                 .await?;
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
         }
 
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.tables.stats)
-                .key_condition_expression("store_id = :store")
-                .expression_attribute_values(":store", s(store.as_str()))
-                .projection_expression("store_id, #day")
-                .expression_attribute_names("#day", "day")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StorageError::request("Query", e))?;
-            let keys: Vec<Item> = output.items.unwrap_or_default();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.stats)
+            .key_condition_expression("store_id = :store")
+            .expression_attribute_values(":store", s(store.as_str()))
+            .projection_expression("store_id, #day")
+            .expression_attribute_names("#day", "day")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let keys: Vec<Item> = page
+                .map_err(|e| StorageError::request("Query", e))?
+                .items
+                .unwrap_or_default();
             counts.daily_stats += keys.len();
             self.delete_keys(&self.tables.stats, keys).await?;
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
         }
 
         counts.stores = usize::from(self.delete_store(store).await?);

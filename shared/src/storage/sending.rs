@@ -6,14 +6,12 @@
 //! [`CLAIM_LEASE_SECONDS`]; a cart found with an expired claim belonged to a run that died
 //! between claim and completion, so that step is skipped rather than risk sending it twice.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::types::{
     Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::attributes::{get_n, get_opt_n, get_opt_s, get_s, n, s, Item};
-use super::carts::{cancellation_reasons, error_from, CART_RETENTION_SECONDS};
+use super::carts::{cancellation_reasons, CART_RETENTION_SECONDS};
 use super::suppression::Scope;
 use super::{message_sk, Storage, StorageError, DUE_INDEX, PROFILE_SK};
 use crate::clock::UnixSeconds;
@@ -262,7 +260,7 @@ impl Storage {
             TransactWriteItem::builder().put(message.clone()).build(),
             TransactWriteItem::builder().update(advance).build(),
         ];
-        if self.transact_with_retries(items).await? {
+        if self.transact(items).await?.is_none() {
             return Ok(());
         }
 
@@ -281,7 +279,7 @@ impl Storage {
             TransactWriteItem::builder().put(message).build(),
             TransactWriteItem::builder().update(release).build(),
         ];
-        if !self.transact_with_retries(items).await? {
+        if self.transact(items).await?.is_some() {
             tracing::warn!(cart_id = %cart.cart_id, step = cart.step, "claim vanished before the send was recorded");
         }
         Ok(())
@@ -441,44 +439,6 @@ impl Storage {
                 Ok(())
             }
             Err(error) => Err(StorageError::request("UpdateItem", error)),
-        }
-    }
-
-    /// Runs a transaction, retrying conflicts; returns false when a condition failed.
-    async fn transact_with_retries(
-        &self,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<bool, StorageError> {
-        const ATTEMPTS: u32 = 4;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let reasons = match result {
-                Ok(_) => return Ok(true),
-                Err(error) => match cancellation_reasons(&error) {
-                    Some(reasons) => reasons,
-                    None => return Err(StorageError::request("TransactWriteItems", error)),
-                },
-            };
-            if reasons
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"))
-            {
-                return Ok(false);
-            }
-            if attempt >= ATTEMPTS {
-                return Err(StorageError::request(
-                    "TransactWriteItems",
-                    error_from(reasons),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
         }
     }
 }

@@ -179,22 +179,20 @@ impl Storage {
         to: &str,
     ) -> Result<std::collections::BTreeMap<String, i64>, StorageError> {
         let mut totals = std::collections::BTreeMap::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.tables.stats)
-                .key_condition_expression("store_id = :store AND #day BETWEEN :from AND :to")
-                .expression_attribute_names("#day", "day")
-                .expression_attribute_values(":store", s(store.as_str()))
-                .expression_attribute_values(":from", s(from))
-                .expression_attribute_values(":to", s(to))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StorageError::request("Query", e))?;
-            for item in output.items() {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.stats)
+            .key_condition_expression("store_id = :store AND #day BETWEEN :from AND :to")
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_values(":store", s(store.as_str()))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| StorageError::request("Query", e))?;
+            for item in page.items() {
                 for (name, value) in item {
                     if let AttributeValue::N(number) = value {
                         *totals.entry(name.clone()).or_insert(0) +=
@@ -202,10 +200,7 @@ impl Storage {
                     }
                 }
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(totals);
-            }
         }
+        Ok(totals)
     }
 }

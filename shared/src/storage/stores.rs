@@ -129,22 +129,16 @@ impl Storage {
     /// Lists every store, sorted by id. Meant for the operator tool: it scans the table.
     pub async fn list_stores(&self) -> Result<Vec<Store>, StorageError> {
         let mut stores = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.tables.stores)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StorageError::request("Scan", e))?;
-            for item in output.items() {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.tables.stores)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| StorageError::request("Scan", e))?;
+            for item in page.items() {
                 stores.push(store_from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
             }
         }
         stores.sort_by(|a, b| a.id.cmp(&b.id));
