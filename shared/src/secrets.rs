@@ -36,13 +36,25 @@ impl Secrets {
     /// names the field and the problem, never a value.
     pub fn from_json(text: &str) -> Result<Self, String> {
         let json: SecretJson = serde_json::from_str(text).map_err(|error| {
-            // serde's message can quote the text, so keep only its category and position.
-            format!(
-                "is not JSON with the string fields hash_pepper and token_keys ({:?} error at line {}, column {})",
-                error.classify(),
-                error.line(),
-                error.column()
-            )
+            // serde's message can quote a value, so only the missing and unknown field messages,
+            // which name fields, are kept whole.
+            let message = error.to_string();
+            let detail =
+                if message.starts_with("missing field") || message.starts_with("unknown field") {
+                    message
+                        .split(" at line")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                } else {
+                    format!(
+                        "{:?} error at line {}, column {}",
+                        error.classify(),
+                        error.line(),
+                        error.column()
+                    )
+                };
+            format!("is not JSON with the string fields hash_pepper and token_keys ({detail})")
         })?;
         let field_error = |field: &str, error: ConfigError| match error {
             ConfigError::Invalid { reason, .. } => format!("field {field}: {reason}"),
@@ -96,7 +108,7 @@ pub struct SecretStore {
 }
 
 impl SecretStore {
-    /// Makes no request; the first [`SecretStore::get`] does.
+    /// Creates the store without a request; the first [`SecretStore::get`] reads the secret.
     pub fn new(source: SecretSource, client: aws_sdk_secretsmanager::Client) -> Self {
         Self {
             source,

@@ -289,11 +289,58 @@ pub async fn stack_resource(
         .logical_resource_id(logical_id)
         .send()
         .await
-        .with_context(|| format!("failed to look up {logical_id} in stack {stack}"))?;
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "failed to look up {logical_id} in stack {stack}: {}; check --stack and the region",
+                aws_message(&error)
+            )
+        })?;
     output
         .stack_resource_detail()
         .and_then(|detail| detail.physical_resource_id())
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
         .with_context(|| format!("stack {stack} has no {logical_id} yet"))
+}
+
+/// Returns the value of a stack's parameter.
+pub async fn stack_parameter(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    parameter: &str,
+) -> anyhow::Result<String> {
+    let output = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "failed to read stack {stack}: {}; check --stack and the region",
+                aws_message(&error)
+            )
+        })?;
+    output
+        .stacks()
+        .first()
+        .and_then(|found| {
+            found
+                .parameters()
+                .iter()
+                .find(|p| p.parameter_key() == Some(parameter))
+        })
+        .and_then(|p| p.parameter_value())
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+        .with_context(|| format!("stack {stack} has no {parameter} parameter; pass --name"))
+}
+
+/// Returns the code and message AWS gave for a failed request, without the SDK's debug dump.
+pub fn aws_message(error: &impl aws_sdk_cloudformation::error::ProvideErrorMetadata) -> String {
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        (None, Some(message)) => message.to_owned(),
+        (None, None) => "no response from the service".to_owned(),
+    }
 }

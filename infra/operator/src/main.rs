@@ -57,21 +57,21 @@ enum Command {
 enum SecretCommand {
     /// Create the secret with a random hash pepper and one token key; prints no value.
     Create {
-        /// Secret name (the stack's SecretName parameter).
-        #[arg(long, env = "SECRET_ID", default_value = "cart-recovery/secrets")]
-        name: String,
+        /// Secret name or ARN; default: the --stack's SecretName, else cart-recovery/secrets.
+        #[arg(long, env = "SECRET_ID")]
+        name: Option<String>,
     },
     /// Put a new random token key first; new emails are signed with it, old links keep working.
     AddTokenKey {
-        /// Secret name (the stack's SecretName parameter).
-        #[arg(long, env = "SECRET_ID", default_value = "cart-recovery/secrets")]
-        name: String,
+        /// Secret name or ARN; default: the --stack's SecretName, else cart-recovery/secrets.
+        #[arg(long, env = "SECRET_ID")]
+        name: Option<String>,
     },
     /// Remove an old token key; links signed with it stop working.
     RemoveTokenKey {
-        /// Secret name (the stack's SecretName parameter).
-        #[arg(long, env = "SECRET_ID", default_value = "cart-recovery/secrets")]
-        name: String,
+        /// Secret name or ARN; default: the --stack's SecretName, else cart-recovery/secrets.
+        #[arg(long, env = "SECRET_ID")]
+        name: Option<String>,
         /// Key id, such as k1.
         key_id: String,
     },
@@ -172,51 +172,51 @@ enum StoreCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    if let Command::Secret(command) = &cli.command {
-        let client = aws_sdk_secretsmanager::Client::new(&sdk);
-        let output = match command {
-            SecretCommand::Create { name } => operator::secret::create(&client, name).await?,
-            SecretCommand::AddTokenKey { name } => {
-                operator::secret::add_token_key(&client, name).await?
+    // An empty STACK_NAME counts as unset, as the empty table variables do.
+    let stack = cli.stack.as_deref().filter(|name| !name.trim().is_empty());
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
+    let table = |given: String, logical_id: &'static str| {
+        let cloudformation = &cloudformation;
+        async move {
+            match stack {
+                Some(stack) if given.is_empty() => {
+                    operator::stack_resource(cloudformation, stack, logical_id).await
+                }
+                _ => Ok(given),
             }
-            SecretCommand::RemoveTokenKey { name, key_id } => {
-                operator::secret::remove_token_key(&client, name, key_id).await?
-            }
-        };
-        println!("{}", serde_json::to_string_pretty(&output)?);
-        return Ok(());
-    }
-    let (mut stores_table, mut stats_table) = (cli.stores_table, cli.stats_table);
-    if let Some(stack) = &cli.stack {
-        let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
-        if stores_table.is_empty() {
-            stores_table = operator::stack_resource(&cloudformation, stack, "StoresTable").await?;
         }
-        if stats_table.is_empty() {
-            stats_table = operator::stack_resource(&cloudformation, stack, "StatsTable").await?;
-        }
-    }
-    if stores_table.is_empty() {
-        anyhow::bail!(
-            "set --stack (or STACK_NAME) to the deployment's stack, or STORES_TABLE (or --stores-table) to its stores table name"
-        );
-    }
-    let mut tables = Tables::stores_only(stores_table);
-    tables.stats = stats_table;
-    let storage = Storage::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
+    };
 
     let command = match cli.command {
+        Command::Secret(command) => {
+            let output = secret_command(&sdk, &cloudformation, stack, command).await?;
+            println!("{}", serde_json::to_string_pretty(&output)?);
+            return Ok(());
+        }
         Command::Store(command) => command,
-        Command::Secret(_) => unreachable!("secret commands return above"),
         Command::Stats { id, from, to } => {
-            if storage.tables().stats.is_empty() {
-                anyhow::bail!("set --stack, or STATS_TABLE (or --stats-table) to the stack's stats table name");
+            let mut tables = Tables::stores_only(table(cli.stores_table, "StoresTable").await?);
+            tables.stats = table(cli.stats_table, "StatsTable").await?;
+            if tables.stores.is_empty() || tables.stats.is_empty() {
+                anyhow::bail!(
+                    "{MISSING_TABLES}, and STATS_TABLE (or --stats-table) to its stats table"
+                );
             }
+            let storage = Storage::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
             let output = operator::stats(&storage, &id, &from, &to).await?;
             println!("{}", serde_json::to_string_pretty(&output)?);
             return Ok(());
         }
     };
+    // Store commands need only the stores table.
+    let stores_table = table(cli.stores_table, "StoresTable").await?;
+    if stores_table.is_empty() {
+        anyhow::bail!("{MISSING_TABLES}");
+    }
+    let storage = Storage::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        Tables::stores_only(stores_table),
+    );
     let output = match command {
         StoreCommand::Add {
             id,
@@ -279,6 +279,39 @@ async fn main() -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
 }
+
+const MISSING_TABLES: &str = "set --stack (or STACK_NAME) to the deployment's stack, or STORES_TABLE (or --stores-table) to its stores table";
+
+/// Runs a secret command on the secret that `--name` (or `SECRET_ID`) names, else the one the
+/// stack's SecretName parameter names, else `cart-recovery/secrets`.
+async fn secret_command(
+    sdk: &aws_config::SdkConfig,
+    cloudformation: &aws_sdk_cloudformation::Client,
+    stack: Option<&str>,
+    command: SecretCommand,
+) -> anyhow::Result<serde_json::Value> {
+    let (SecretCommand::Create { name }
+    | SecretCommand::AddTokenKey { name }
+    | SecretCommand::RemoveTokenKey { name, .. }) = &command;
+    let name = match (name.as_deref().filter(|n| !n.trim().is_empty()), stack) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(stack)) => {
+            operator::stack_parameter(cloudformation, stack, "SecretName").await?
+        }
+        (None, None) => DEFAULT_SECRET_NAME.to_owned(),
+    };
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    match command {
+        SecretCommand::Create { .. } => operator::secret::create(&client, &name).await,
+        SecretCommand::AddTokenKey { .. } => operator::secret::add_token_key(&client, &name).await,
+        SecretCommand::RemoveTokenKey { key_id, .. } => {
+            operator::secret::remove_token_key(&client, &name, &key_id).await
+        }
+    }
+}
+
+/// Secret name when neither `--name` nor `--stack` gives one (the template's default).
+const DEFAULT_SECRET_NAME: &str = "cart-recovery/secrets";
 
 fn paused(paused: bool) -> StoreChanges {
     StoreChanges {

@@ -61,7 +61,12 @@ async fn put(
         .secret_string(value)
         .send()
         .await
-        .with_context(|| format!("failed to write secret {name}"))?;
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "failed to write secret {name}: {}",
+                crate::aws_message(&error)
+            )
+        })?;
     Ok(summary(name, output.version_id(), pairs))
 }
 
@@ -77,7 +82,18 @@ async fn read(client: &Client, name: &str) -> anyhow::Result<(String, Vec<(Strin
         .secret_id(name)
         .send()
         .await
-        .with_context(|| format!("failed to read secret {name}"))?;
+        .map_err(|error| {
+            let hint = match error.as_service_error() {
+                Some(service) if service.is_resource_not_found_exception() => {
+                    "create it with `cart-admin secret create`, or check --name and the region"
+                }
+                _ => "check --name, the region and the credentials",
+            };
+            anyhow::anyhow!(
+                "failed to read secret {name}: {}; {hint}",
+                crate::aws_message(&error)
+            )
+        })?;
     let text = output
         .secret_string()
         .with_context(|| format!("secret {name} has no SecretString"))?;
@@ -104,7 +120,10 @@ pub async fn create(client: &Client, name: &str) -> anyhow::Result<Value> {
             Some(service) if service.is_resource_exists_exception() => anyhow::anyhow!(
                 "secret {name} already exists; its pepper must never change, so it is left as it is"
             ),
-            _ => anyhow::Error::new(error).context(format!("failed to create secret {name}")),
+            _ => anyhow::anyhow!(
+                "failed to create secret {name}: {}",
+                crate::aws_message(&error)
+            ),
         })?;
     Ok(summary(name, output.version_id(), &pairs))
 }

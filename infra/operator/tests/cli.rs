@@ -175,8 +175,9 @@ async fn missing_table_setting_is_explained() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("set --stack"));
 }
 
-/// Creates a stack in moto's CloudFormation whose StoresTable and StatsTable name the given tables.
-async fn stack_naming(stores: &str, stats: &str) -> String {
+/// Creates a stack in moto's CloudFormation whose StoresTable and StatsTable name the given
+/// tables (no StatsTable when `stats` is empty) and whose SecretName parameter is `secret`.
+async fn stack_naming(stores: &str, stats: &str, secret: &str) -> String {
     let table = |name: &str, keys: &[&str]| {
         let attributes: Vec<Value> = keys
             .iter()
@@ -197,18 +198,25 @@ async fn stack_naming(stores: &str, stats: &str) -> String {
             }
         })
     };
-    let template = serde_json::json!({
-        "Resources": {
-            "StoresTable": table(stores, &["store_id"]),
-            "StatsTable": table(stats, &["store_id", "day"]),
-        }
+    let mut template = serde_json::json!({
+        "Parameters": { "SecretName": { "Type": "String" } },
+        "Resources": { "StoresTable": table(stores, &["store_id"]) }
     });
+    if !stats.is_empty() {
+        template["Resources"]["StatsTable"] = table(stats, &["store_id", "day"]);
+    }
     let stack = format!("cli-{}", uuid::Uuid::new_v4().simple());
     let sdk = local_stack::provision::local_sdk_config().await.unwrap();
     aws_sdk_cloudformation::Client::new(&sdk)
         .create_stack()
         .stack_name(&stack)
         .template_body(template.to_string())
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("SecretName")
+                .parameter_value(secret)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -223,7 +231,8 @@ async fn stack_option_finds_the_tables() {
         local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
             .await
             .unwrap();
-    let stack = stack_naming(&tables["STORES_TABLE"], &tables["STATS_TABLE"]).await;
+    let secret = format!("cart-recovery/stack-{prefix}");
+    let stack = stack_naming(&tables["STORES_TABLE"], &tables["STATS_TABLE"], &secret).await;
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cart-admin"))
             .args(args)
@@ -266,6 +275,61 @@ async fn stack_option_finds_the_tables() {
     assert!(
         stderr.contains("failed to look up StoresTable in stack no-such-stack"),
         "{stderr}"
+    );
+    assert!(stderr.contains("check --stack and the region"), "{stderr}");
+
+    // The secret commands take the secret's name from the stack's SecretName parameter.
+    let created = run(&["--stack", &stack, "secret", "create"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(created["secret"].as_str(), Some(secret.as_str()));
+}
+
+#[tokio::test]
+async fn store_commands_need_no_stats_table() {
+    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
+    let prefix = format!("nst{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let tables =
+        local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
+            .await
+            .unwrap();
+    let stack = stack_naming(&tables["STORES_TABLE"], "", "unused").await;
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cart-admin"))
+            .args(args)
+            .env("STACK_NAME", &stack)
+            .env_remove("STORES_TABLE")
+            .env_remove("STATS_TABLE")
+            .output()
+            .unwrap()
+    };
+
+    let output = run(&["store", "list"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&["stats", "any", "--from", "2026-12-01", "--to", "2026-12-02"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("StatsTable"), "{stderr}");
+
+    // An empty STACK_NAME counts as unset.
+    let output = Command::new(env!("CARGO_BIN_EXE_cart-admin"))
+        .args(["store", "list"])
+        .env("STACK_NAME", "")
+        .env("STORES_TABLE", &tables["STORES_TABLE"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
@@ -411,6 +475,10 @@ async fn secret_commands_fail_on_a_missing_secret() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("failed to read secret {name}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("create it with `cart-admin secret create`"),
         "{stderr}"
     );
 }
