@@ -62,7 +62,10 @@ impl TokenKeys {
         if keys.is_empty() {
             return Err(invalid("needs at least one key".into()));
         }
-        for (id, key) in &keys {
+        for (index, (id, key)) in keys.iter().enumerate() {
+            if keys[..index].iter().any(|(earlier, _)| earlier == id) {
+                return Err(invalid(format!("key id {id:?} appears twice")));
+            }
             if id.is_empty() || id.len() > 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(invalid(format!(
                     "key id {id:?} must be 1 to 16 letters or digits"
@@ -273,6 +276,8 @@ mod tests {
             r#"TokenKeys { key_ids: ["k2", "k1"] }"#
         );
         assert!(TokenKeys::parse("k1=short").is_err());
+        let twice = TokenKeys::parse(&format!("k1={key},k1={key}")).unwrap_err();
+        assert!(twice.to_string().contains("appears twice"), "{twice}");
         assert!(TokenKeys::parse("").is_err());
     }
 }

@@ -28,6 +28,14 @@ const PASSED_SETTINGS: [&str; 6] = [
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    // Extra arguments are rejected rather than ignored.
+    if args.len() > 1 {
+        bail!("too many arguments: {}\n{USAGE}", args.join(" "));
+    }
     match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
         Some("provision") => provision_only().await,
@@ -35,6 +43,12 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => bail!("unknown command {other:?}; use `provision`, `serve` or `outbox`"),
     }
 }
+
+const USAGE: &str = "usage: local-stack [serve | provision | outbox]
+  serve      create the local resources and serve every function (the default)
+  provision  create the local resources and print their names
+  outbox     print the mail in the local SES outbox
+The AWS endpoint variables come from the environment; infra/run-local sets them.";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
