@@ -73,7 +73,7 @@ pub struct Config {
     pub configuration_set: String,
     /// Base URL of the unsubscribe function, such as `https://carts.example.com`.
     pub public_base_url: String,
-    /// Where the hash pepper and the token keys come from.
+    /// Source of the hash pepper and the token keys.
     pub secrets: SecretSource,
     /// Sequence used by stores that set none.
     pub default_sequence: Sequence,
@@ -275,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn a_deployment_names_its_secret_instead_of_values() {
+    fn secret_id_names_the_secret() {
         let mut vars = base();
         vars.remove("HASH_PEPPER");
         vars.remove("TOKEN_KEYS");

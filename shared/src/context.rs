@@ -52,9 +52,9 @@ impl Context {
         }
     }
 
-    /// The hash pepper and the token keys; the first call of a deployed function reads them
-    /// from Secrets Manager. A failure comes as [`StorageError::Secrets`], so the handlers answer
-    /// it as they answer any failed dependency (5xx, or an error the sender retries).
+    /// Returns the hash pepper and the token keys. The first call of a deployed function reads
+    /// them from Secrets Manager. A failure is a [`StorageError::Secrets`], so the handlers treat
+    /// it as any failed dependency (a 5xx, or an error the sender run returns).
     pub async fn secrets(&self) -> Result<Arc<Secrets>, StorageError> {
         Ok(self.secret_store.get().await?)
     }

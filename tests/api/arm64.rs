@@ -121,7 +121,7 @@ enum Outcome {
 #[derive(Default)]
 struct Runtime {
     event: Mutex<Option<Value>>,
-    /// When the function first asked for an event: the end of its initialization.
+    /// Time of the function's first request for an event: the end of its initialization.
     ready_at: Mutex<Option<Instant>>,
 }
 
@@ -303,27 +303,27 @@ impl Launched {
         ready.map(|ready| ready - self.started)
     }
 
-    /// Waits for the answer to the one invocation and returns it, with the timing.
-    async fn answer(&mut self) -> (Outcome, Timing) {
+    /// Waits for the response to the one invocation and returns it with the timing.
+    async fn wait_for_response(&mut self) -> (Outcome, Timing) {
         let log = self.log_path.display().to_string();
         let function = self.function.clone();
         let outcome = tokio::select! {
             outcome = self.outcomes.recv() => outcome.expect("runtime stand-in stopped"),
             status = self.child.wait() => panic!(
-                "{function} exited with {status:?} before answering; see {log}"
+                "{function} exited with {status:?} before responding; see {log}"
             ),
             () = tokio::time::sleep(INVOCATION_LIMIT) => panic!(
-                "{function} gave no answer within {INVOCATION_LIMIT:?}; see {log}"
+                "{function} gave no response within {INVOCATION_LIMIT:?}; see {log}"
             ),
         };
-        let answered = Instant::now();
+        let responded = Instant::now();
         let init = self
             .ready_after()
-            .expect("the function answered without asking for an event");
+            .expect("the function responded without requesting an event");
         let timing = Timing {
             function,
             init,
-            invocation: answered - self.started - init,
+            invocation: responded - self.started - init,
         };
         (outcome, timing)
     }
@@ -332,7 +332,7 @@ impl Launched {
 /// Runs `function` for one invocation with `event` and returns its response.
 async fn invoke(app: &TestApp, function: &str, event: Value, timings: &mut Vec<Timing>) -> Value {
     let mut launched = launch(app, function, Some(event)).await;
-    let (outcome, timing) = launched.answer().await;
+    let (outcome, timing) = launched.wait_for_response().await;
     let log = launched.log_path.display().to_string();
     launched.stop().await;
     timings.push(timing);

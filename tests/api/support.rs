@@ -285,8 +285,8 @@ impl TestApp {
         common::storage::shopper_pk(&self.store.id, &customer)
     }
 
-    /// The store's counters summed over every day. Events dated up to hours ahead (opens, clicks)
-    /// land on the next day's item when a test runs late in the UTC day.
+    /// Sums the store's counters over every day. Events dated hours ahead (opens, clicks) land on
+    /// the next day's item when a test runs late in the UTC day.
     pub async fn stats_total(&self) -> HashMap<String, AttributeValue> {
         let mut totals: HashMap<String, i64> = HashMap::new();
         for item in self.scan("STATS_TABLE").await {
@@ -340,7 +340,7 @@ pub fn api_gateway_request(
     lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway event")
 }
 
-/// The SES event of sample file `name` (EventBridge form), about `recipient` at the app's store.
+/// Builds the SES event of sample file `name` (EventBridge form) for `recipient` at the app's store.
 pub fn ses_event(app: &TestApp, name: &str, recipient: &str) -> Value {
     let mut event = fixture(name);
     let detail = &mut event["detail"];

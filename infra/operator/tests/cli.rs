@@ -10,14 +10,7 @@ struct Tool {
 
 impl Tool {
     async fn new() -> Self {
-        let sdk = local_stack::provision::local_sdk_config()
-            .await
-            .expect("local servers are running; use infra/test to run the tests");
-        let prefix = format!("cli{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let tables =
-            local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
-                .await
-                .unwrap();
+        let tables = local_tables().await;
         Self {
             table: tables["STORES_TABLE"].clone(),
         }
@@ -40,6 +33,31 @@ impl Tool {
         );
         serde_json::from_slice(&output.stdout).unwrap()
     }
+}
+
+/// Creates a fresh set of the template's tables on DynamoDB Local and returns their names by
+/// environment variable (`STORES_TABLE`, `STATS_TABLE`, …).
+async fn local_tables() -> std::collections::BTreeMap<String, String> {
+    let sdk = local_stack::provision::local_sdk_config()
+        .await
+        .expect("local servers are running; use infra/test to run the tests");
+    let prefix = format!("cli{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
+        .await
+        .unwrap()
+}
+
+/// Runs cart-admin with no table variables, so it must find the tables through a stack.
+fn run_without_tables(args: &[&str], stack_name: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cart-admin"));
+    command
+        .args(args)
+        .env_remove("STORES_TABLE")
+        .env_remove("STATS_TABLE");
+    if let Some(stack) = stack_name {
+        command.env("STACK_NAME", stack);
+    }
+    command.output().unwrap()
 }
 
 fn add_args<'a>(id: &'a str, domain: &'a str) -> Vec<&'a str> {
@@ -225,22 +243,10 @@ async fn stack_naming(stores: &str, stats: &str, secret: &str) -> String {
 
 #[tokio::test]
 async fn stack_option_finds_the_tables() {
-    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
-    let prefix = format!("stk{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let tables =
-        local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
-            .await
-            .unwrap();
-    let secret = format!("cart-recovery/stack-{prefix}");
+    let tables = local_tables().await;
+    let secret = format!("cart-recovery/stack-{}", tables["STORES_TABLE"]);
     let stack = stack_naming(&tables["STORES_TABLE"], &tables["STATS_TABLE"], &secret).await;
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cart-admin"))
-            .args(args)
-            .env_remove("STORES_TABLE")
-            .env_remove("STATS_TABLE")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| run_without_tables(args, None);
 
     let mut add = vec!["--stack", stack.as_str()];
     add.extend(add_args("stacked", "stacked.myshopify.com"));
@@ -291,22 +297,9 @@ async fn stack_option_finds_the_tables() {
 
 #[tokio::test]
 async fn store_commands_need_no_stats_table() {
-    let sdk = local_stack::provision::local_sdk_config().await.unwrap();
-    let prefix = format!("nst{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let tables =
-        local_stack::provision::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &prefix)
-            .await
-            .unwrap();
+    let tables = local_tables().await;
     let stack = stack_naming(&tables["STORES_TABLE"], "", "unused").await;
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cart-admin"))
-            .args(args)
-            .env("STACK_NAME", &stack)
-            .env_remove("STORES_TABLE")
-            .env_remove("STATS_TABLE")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| run_without_tables(args, Some(&stack));
 
     let output = run(&["store", "list"]);
     assert!(
