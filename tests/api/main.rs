@@ -16,6 +16,7 @@ mod secrets;
 mod sending;
 mod ses_fault;
 mod ses_feedback;
+mod template;
 mod unsubscribe_links;
 mod walkthrough;
 mod webhooks;
